@@ -1,0 +1,44 @@
+// A child entry of the lower level: one 16-bit word per 2 MiB region, holding its free-frame
+// counter and the huge flag. The huge flag is ground truth for order >= 9 allocations; the
+// counter is recomputed by recovery from the bitfield.
+
+/// A child entry, as stored in the metadata region (16 bits, little-endian).
+///
+/// | bits | field |
+/// | --- | --- |
+/// | 0...9 | free frames (0...512), or 1023 while a huge frame is being split |
+/// | 10 | huge: the whole child is allocated as (part of) a huge frame; its bitfield is unused |
+/// | 11...15 | span: for a huge child, log2 of the children its allocation covers (0 = order 9) |
+@frozen
+public struct Child: Equatable, Sendable, CustomStringConvertible {
+    public var raw: UInt16
+
+    @inlinable @inline(__always) public init(raw: UInt16) { self.raw = raw }
+
+    @inlinable @inline(__always)
+    public init(free: Int, huge: Bool = false, span: Int = 0) {
+        assert(free >= 0 && free <= Int(Child.freeMask))
+        assert(span >= 0 && span < 32)
+        raw = UInt16(free) | (huge ? Child.hugeBit : 0) | UInt16(span) << Child.spanShift
+    }
+
+    @usableFromInline static let freeMask: UInt16 = 0x3FF
+    @usableFromInline static let hugeBit: UInt16 = 1 << 10
+    @usableFromInline static let spanShift: UInt16 = 11
+    /// Free-counter value that marks a huge child whose split is in progress (volatile meaning
+    /// only: recovery treats any huge child the same).
+    @usableFromInline static let splitting = Int(freeMask)
+
+    /// Free frames according to the counter.
+    @inlinable public var free: Int { Int(raw & Child.freeMask) }
+    /// Whether the child is allocated as (part of) a huge frame.
+    @inlinable public var huge: Bool { raw & Child.hugeBit != 0 }
+    /// log2 of the children of the huge allocation this child belongs to.
+    @inlinable public var span: Int { Int(raw >> Child.spanShift) }
+    /// A huge child whose first base-frame put is splitting it right now.
+    @inlinable public var isSplitting: Bool { huge && free == Child.splitting }
+
+    public var description: String {
+        huge ? "Child(huge, span \(span)\(isSplitting ? ", splitting" : ""))" : "Child(free \(free))"
+    }
+}

@@ -1,0 +1,543 @@
+// The upper level of LLFree and the allocator's public API: per-core tree reservations with
+// local counters, re-sync, near-first tree search by kind, reserve-on-free, stealing and
+// draining. The upper level is volatile; it is rebuilt from the child counters at start.
+
+import Atomics
+
+/// The LLFree page-frame allocator over a ``Lower`` level whose persistence is `P`.
+///
+/// Every call names the core it runs on (`0..<cores`); calls for one core may come from any
+/// thread, but the fast path shares no cache line with other cores only if each core's calls
+/// come from one thread at a time. All operations are lock-free.
+public final class LLFree<P: Persistence>: @unchecked Sendable {
+    /// The lower level (persistent state).
+    public let lower: Lower<P>
+    /// The geometry.
+    public let geometry: Geometry
+    /// Number of cores, each with its own reservations.
+    public let cores: Int
+
+    @usableFromInline let p: P
+    @usableFromInline let trees: UnsafeMutablePointer<UnsafeAtomic<UInt32>.Storage>
+    /// Per core, one 64-byte line: reservations (one per kind), hints (one per kind), last free.
+    @usableFromInline let locals: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
+    @usableFromInline static var localStride: Int { 8 }
+    @usableFromInline static var hintSlot: Int { 3 }
+    @usableFromInline static var lastFreeSlot: Int { 6 }
+    /// Consecutive frees into one tree after which a core reserves it (the paper's 4).
+    public static var reserveOnFreeCount: Int { 4 }
+
+    /// Builds the upper level over `lower`, whose counters must be exact (freshly formatted,
+    /// recovered, or cleanly closed).
+    /// - Throws: ``LLFreeError/invalidArgument(_:)`` if `cores` is not positive.
+    public init(lower: Lower<P>, cores: Int) throws(LLFreeError) {
+        guard cores > 0, cores <= 1 << 16 else { throw .invalidArgument("core count \(cores) is outside 1...65536") }
+        self.lower = lower
+        self.geometry = lower.geometry
+        self.cores = cores
+        self.p = lower.p
+        trees = .allocate(capacity: geometry.trees)
+        let localsRaw = UnsafeMutableRawPointer.allocate(byteCount: cores * Self.localStride * 8, alignment: Geometry.lineSize)
+        localsRaw.initializeMemory(as: UInt64.self, repeating: 0, count: cores * Self.localStride)
+        locals = localsRaw.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: cores * Self.localStride)
+        for t in 0..<geometry.trees {
+            let range = geometry.childRange(tree: t)
+            var huge = false
+            for c in range where lower.child(c).huge { huge = true; break }
+            (trees + t).initialize(to: .init(Tree(free: lower.counted(range), reserved: false, kind: huge ? .huge : .fixed).raw))
+        }
+    }
+
+    /// Creates a volatile allocator over `region`, formatting it.
+    public convenience init(formatting region: UnsafeMutableRawPointer, geometry: Geometry, persistence: P, cores: Int) throws(LLFreeError) {
+        let lower = Lower(geometry: geometry, region: region, persistence: persistence)
+        lower.format()
+        try self.init(lower: lower, cores: cores)
+    }
+
+    deinit {
+        trees.deallocate()
+        UnsafeMutableRawPointer(locals).deallocate()
+    }
+
+    // MARK: Slots
+
+    @inlinable @inline(__always)
+    func tree(_ t: Int) -> UnsafeAtomic<UInt32> { UnsafeAtomic(at: trees + t) }
+
+    @inlinable @inline(__always)
+    func reservation(_ core: Int, _ kind: Int) -> UnsafeAtomic<UInt64> {
+        UnsafeAtomic(at: locals + (core &* Self.localStride &+ kind))
+    }
+
+    @inlinable @inline(__always)
+    func hint(_ core: Int, _ kind: Int) -> UnsafeAtomic<UInt64> {
+        UnsafeAtomic(at: locals + (core &* Self.localStride &+ Self.hintSlot &+ kind))
+    }
+
+    @inlinable @inline(__always)
+    func lastFree(_ core: Int) -> UnsafeAtomic<UInt64> {
+        UnsafeAtomic(at: locals + (core &* Self.localStride &+ Self.lastFreeSlot))
+    }
+
+    @inlinable @inline(__always)
+    func treeOf(_ frame: UInt64) -> Int { Int(frame >> UInt64(Geometry.hugeOrder + geometry.treeChildren.trailingZeroBitCount)) }
+
+    // MARK: Arguments
+
+    @inlinable @inline(__always)
+    func check(order: Int, core: Int) throws(LLFreeError) {
+        guard order >= 0, order <= geometry.maxOrder else {
+            throw .invalidArgument("order \(order) is outside 0...\(geometry.maxOrder)")
+        }
+        guard core >= 0, core < cores else { throw .invalidArgument("core \(core) is outside 0..<\(cores)") }
+    }
+
+    @inlinable @inline(__always)
+    func check(frame: UInt64, order: Int) throws(LLFreeError) {
+        guard order >= 0, order <= geometry.maxOrder else {
+            throw .invalidArgument("order \(order) is outside 0...\(geometry.maxOrder)")
+        }
+        guard frame < geometry.frames, geometry.frames - frame >= UInt64(1) << UInt64(order) else {
+            throw .invalidArgument("frame \(frame) of order \(order) is not inside the \(geometry.frames) frames")
+        }
+        guard frame & ((UInt64(1) << UInt64(order)) - 1) == 0 else {
+            throw .invalidArgument("frame \(frame) is not aligned to order \(order)")
+        }
+    }
+
+    // MARK: Get
+
+    /// Allocates a naturally aligned run of 2^`order` frames and returns its first frame. The
+    /// change is durable when this returns.
+    /// - Parameters:
+    ///   - kind: the tree kind to serve from; orders >= 9 always use ``Kind/huge``.
+    /// - Throws: ``LLFreeError/outOfMemory(order:)`` when no free aligned run of that order exists;
+    ///   ``LLFreeError/invalidArgument(_:)`` for a bad order or core.
+    @inlinable
+    public func get(order: Int, core: Int, kind: Kind = .fixed) throws(LLFreeError) -> UInt64 {
+        try check(order: order, core: core)
+        guard let frame = getInner(order: order, core: core, kind: Int(kind.effective(order: order).rawValue)) else {
+            throw .outOfMemory(order: order)
+        }
+        p.fence()
+        return frame
+    }
+
+    /// Allocates up to `frames.count` runs of 2^`order` frames into `frames`, with one fence for
+    /// the batch. Returns how many were allocated and, if fewer than asked, why.
+    @inlinable
+    public func get(order: Int, core: Int, kind: Kind = .fixed, into frames: UnsafeMutableBufferPointer<UInt64>) -> (count: Int, error: LLFreeError?) {
+        do { try check(order: order, core: core) } catch { return (0, error) }
+        let k = Int(kind.effective(order: order).rawValue)
+        var n = 0
+        var error: LLFreeError? = nil
+        while n < frames.count {
+            guard let frame = getInner(order: order, core: core, kind: k) else {
+                error = .outOfMemory(order: order)
+                break
+            }
+            frames[n] = frame
+            n += 1
+        }
+        if n > 0 { p.fence() }
+        return (n, error)
+    }
+
+    /// Allocates exactly the run of 2^`order` frames at `frame`.
+    /// - Throws: ``LLFreeError/notFree(frame:order:)`` if any of it is allocated.
+    @inlinable
+    public func get(at frame: UInt64, order: Int, core: Int) throws(LLFreeError) {
+        try check(frame: frame, order: order)
+        guard core >= 0, core < cores else { throw .invalidArgument("core \(core) is outside 0..<\(cores)") }
+        let n = 1 << order
+        let t = treeOf(frame)
+        // Take the budget from wherever the tree's free frames are counted now.
+        var owner: (core: Int, kind: Int)? = nil
+        search: for c in [core] + Array(0..<cores) {
+            for k in 0..<Kind.count where takeReserved(c, k, tree: t, n) {
+                owner = (c, k)
+                break search
+            }
+        }
+        if owner == nil && !takeGlobal(t, n) { throw .notFree(frame: frame, order: order) }
+        guard lower.get(at: frame, order: order) else {
+            if let owner { giveBack(owner.core, owner.kind, tree: t, n) } else { treeAdd(t, n) }
+            throw .notFree(frame: frame, order: order)
+        }
+        p.fence()
+    }
+
+    @inlinable @inline(__always)
+    func getInner(order: Int, core: Int, kind: Int) -> UInt64? {
+        let n = 1 << order
+        var attempts = 0
+        while attempts < 4 {
+            if let frame = getReserved(core, kind, order: order, n) { return frame }
+            if resync(core, kind) { attempts += 1; continue }
+            if !reserveNew(core, kind, n) { break }
+            attempts += 1
+        }
+        return getSlow(order: order, core: core, kind: kind)
+    }
+
+    /// Out of the fast path: steal from other cores' reservations, then drain them all and search
+    /// every tree. Fails only if no tree has a free aligned run of that order.
+    @inlinable
+    func getSlow(order: Int, core: Int, kind: Int) -> UInt64? {
+        let n = 1 << order
+        for i in 1..<max(cores, 1) {
+            let other = (core + i) % cores
+            for k in 0..<Kind.count {
+                if let frame = getReserved(other, (kind + k) % Kind.count, order: order, n) { return frame }
+            }
+        }
+        for k in 0..<Kind.count where k != kind {
+            if let frame = getReserved(core, k, order: order, n) { return frame }
+        }
+        for c in 0..<cores { drain(core: c) }
+        let start = Reservation(raw: reservation(core, kind).load(ordering: .relaxed)).tree
+        for i in 0..<geometry.trees {
+            let t = (start + i) % geometry.trees
+            guard takeGlobal(t, n) else { continue }
+            let range = geometry.childRange(tree: t)
+            if let frame = lower.get(order: order, children: range, hint: UInt64(range.lowerBound) << UInt64(Geometry.hugeOrder)) {
+                return frame
+            }
+            treeAdd(t, n)
+        }
+        return nil
+    }
+
+    /// Allocates from the tree reserved by `core` for `kind`, if its local counter allows.
+    @inlinable @inline(__always)
+    func getReserved(_ core: Int, _ kind: Int, order: Int, _ n: Int) -> UInt64? {
+        let atomic = reservation(core, kind)
+        var r = Reservation(raw: atomic.load(ordering: .relaxed))
+        while true {
+            if !r.present || r.free < n { return nil }
+            let (done, current) = atomic.weakCompareExchange(
+                expected: r.raw, desired: r.with(free: r.free &- n).raw, ordering: .acquiringAndReleasing)
+            if done { break }
+            r = Reservation(raw: current)
+        }
+        let h = hint(core, kind)
+        if let frame = lower.get(order: order, children: geometry.childRange(tree: r.tree), hint: h.load(ordering: .relaxed)) {
+            h.store(frame, ordering: .relaxed)
+            return frame
+        }
+        // The counter allowed it, but no aligned run exists in this tree: give the budget back.
+        giveBack(core, kind, tree: r.tree, n)
+        return nil
+    }
+
+    /// Takes `n` frames of budget from `core`'s reservation of `kind` if it is tree `t`.
+    @inlinable
+    func takeReserved(_ core: Int, _ kind: Int, tree t: Int, _ n: Int) -> Bool {
+        let atomic = reservation(core, kind)
+        var r = Reservation(raw: atomic.load(ordering: .relaxed))
+        while r.present && r.tree == t && r.free >= n {
+            let (done, current) = atomic.weakCompareExchange(
+                expected: r.raw, desired: r.with(free: r.free - n).raw, ordering: .acquiringAndReleasing)
+            if done { return true }
+            r = Reservation(raw: current)
+        }
+        return false
+    }
+
+    /// Takes `n` frames of budget from tree `t`'s global counter.
+    @inlinable
+    func takeGlobal(_ t: Int, _ n: Int) -> Bool {
+        let atomic = tree(t)
+        var value = Tree(raw: atomic.load(ordering: .relaxed))
+        while value.free >= n {
+            let (done, current) = atomic.weakCompareExchange(
+                expected: value.raw, desired: value.with(free: value.free - n).raw, ordering: .acquiringAndReleasing)
+            if done { return true }
+            value = Tree(raw: current)
+        }
+        return false
+    }
+
+    /// Returns `n` frames of budget of tree `t`: to `core`'s reservation if it still holds `t`,
+    /// else to the tree's global counter.
+    @inlinable @inline(__always)
+    func giveBack(_ core: Int, _ kind: Int, tree t: Int, _ n: Int) {
+        let atomic = reservation(core, kind)
+        var r = Reservation(raw: atomic.load(ordering: .relaxed))
+        while r.present && r.tree == t {
+            let (done, current) = atomic.weakCompareExchange(
+                expected: r.raw, desired: r.with(free: r.free &+ n).raw, ordering: .acquiringAndReleasing)
+            if done { return }
+            r = Reservation(raw: current)
+        }
+        treeAdd(t, n)
+    }
+
+    @inlinable @inline(__always)
+    func treeAdd(_ t: Int, _ n: Int) {
+        tree(t).wrappingIncrement(by: UInt32(n), ordering: .acquiringAndReleasing)
+    }
+
+    /// Moves frames other cores freed into `core`'s reserved tree into its local counter.
+    @inlinable
+    func resync(_ core: Int, _ kind: Int) -> Bool {
+        let r = Reservation(raw: reservation(core, kind).load(ordering: .relaxed))
+        guard r.present else { return false }
+        let atomic = tree(r.tree)
+        var value = Tree(raw: atomic.load(ordering: .relaxed))
+        while value.free > 0 {
+            let (done, current) = atomic.weakCompareExchange(
+                expected: value.raw, desired: value.with(free: 0).raw, ordering: .acquiringAndReleasing)
+            if done {
+                giveBack(core, kind, tree: r.tree, value.free)
+                return true
+            }
+            value = Tree(raw: current)
+        }
+        return false
+    }
+
+    // MARK: Reservation
+
+    /// Reserves a new tree with at least `n` free frames for `core` and `kind`, returning the
+    /// previous one. Near-first: trees in the same cache line of tree entries, then all.
+    @inlinable
+    func reserveNew(_ core: Int, _ kind: Int, _ n: Int) -> Bool {
+        let old = Reservation(raw: reservation(core, kind).load(ordering: .relaxed))
+        let start = old.present ? old.tree : core * geometry.trees / cores
+        guard let (t, free) = search(kind: kind, n, start: start, exclude: old.present ? old.tree : -1) else { return false }
+        install(core, kind, tree: t, free: free)
+        return true
+    }
+
+    /// Makes tree `t`, already marked reserved with `free` frames taken, `core`'s reservation
+    /// for `kind`, and unreserves whatever it held before.
+    @inlinable
+    func install(_ core: Int, _ kind: Int, tree t: Int, free: Int) {
+        let previous = Reservation(raw: reservation(core, kind).exchange(Reservation(tree: t, free: free).raw, ordering: .acquiringAndReleasing))
+        hint(core, kind).store(UInt64(geometry.childRange(tree: t).lowerBound) << UInt64(Geometry.hugeOrder), ordering: .relaxed)
+        if previous.present { unreserve(previous.tree, previous.free) }
+    }
+
+    /// Gives a reservation's local frames back to its tree and clears the reserved flag.
+    @inlinable
+    func unreserve(_ t: Int, _ free: Int) {
+        let atomic = tree(t)
+        var value = Tree(raw: atomic.load(ordering: .relaxed))
+        while true {
+            assert(value.reserved, "unreserving tree \(t) that is not reserved")
+            let new = Tree(free: value.free + free, reserved: false, kind: value.kind)
+            let (done, current) = atomic.weakCompareExchange(expected: value.raw, desired: new.raw, ordering: .acquiringAndReleasing)
+            if done { return }
+            value = Tree(raw: current)
+        }
+    }
+
+    /// Marks tree `t` reserved for `kind` and takes its free frames, if it is unreserved, has at
+    /// least `n` and passes `accept`.
+    @inlinable
+    func tryReserve(_ t: Int, kind: Int, _ n: Int, accept: (Tree, Int) -> Bool) -> Int? {
+        let atomic = tree(t)
+        var value = Tree(raw: atomic.load(ordering: .relaxed))
+        while !value.reserved && value.free >= n && accept(value, geometry.framesIn(tree: t)) {
+            let new = Tree(free: 0, reserved: true, kind: Kind(rawValue: UInt8(kind))!)
+            let (done, current) = atomic.weakCompareExchange(expected: value.raw, desired: new.raw, ordering: .acquiringAndReleasing)
+            if done { return value.free }
+            value = Tree(raw: current)
+        }
+        return nil
+    }
+
+    /// The paper's search order: partial trees of the same kind, then entirely free trees, then
+    /// partial trees of other kinds, then nearly full ones. Huge trees prefer free trees second
+    /// too, which keeps free trees for huge frames as long as partial ones serve base frames.
+    @inlinable
+    func search(kind: Int, _ n: Int, start: Int, exclude: Int) -> (Int, Int)? {
+        let count = geometry.trees
+        // Trees in the same 64-byte line of tree entries are "near".
+        let perLine = Geometry.lineSize / 4
+        let nearStart = start & ~(perLine - 1)
+        let nearCount = min(perLine, count - nearStart)
+        for pass in 0..<4 {
+            let accept: (Tree, Int) -> Bool = { tree, capacity in
+                switch pass {
+                case 0: return Int(tree.kind.rawValue) == kind && tree.free < capacity && tree.free > capacity / 8
+                case 1: return tree.free == capacity
+                case 2: return tree.free > capacity / 8
+                default: return true
+                }
+            }
+            for i in 0..<nearCount {
+                let t = nearStart + (start - nearStart + i) % nearCount
+                if t != exclude, let free = tryReserve(t, kind: kind, n, accept: accept) { return (t, free) }
+            }
+            for i in 0..<count {
+                let t = (start + i) % count
+                if t != exclude, let free = tryReserve(t, kind: kind, n, accept: accept) { return (t, free) }
+            }
+        }
+        if exclude >= 0, let free = tryReserve(exclude, kind: kind, n, accept: { _, _ in true }) { return (exclude, free) }
+        return nil
+    }
+
+    // MARK: Put
+
+    /// Frees the run of 2^`order` frames at `frame`; durable when this returns. Freeing part of a
+    /// huge frame splits it first.
+    /// - Throws: ``LLFreeError/notAllocated(frame:order:)`` for a double free or an order that does
+    ///   not match the allocation; ``LLFreeError/invalidArgument(_:)``. Nothing changed then.
+    @inlinable
+    public func put(_ frame: UInt64, order: Int, core: Int) throws(LLFreeError) {
+        try putInner(frame, order: order, core: core)
+        p.fence()
+    }
+
+    /// Frees each run of 2^`order` frames in `frames`, with one fence for the batch. Calls
+    /// `failed` for each refused frame (by index); returns how many were freed.
+    @inlinable
+    public func put(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, failed: (Int, LLFreeError) -> Void) -> Int {
+        var n = 0
+        for i in 0..<frames.count {
+            do throws(LLFreeError) {
+                try putInner(frames[i], order: order, core: core)
+                n += 1
+            } catch {
+                failed(i, error)
+            }
+        }
+        if n > 0 { p.fence() }
+        return n
+    }
+
+    @inlinable @inline(__always)
+    func putInner(_ frame: UInt64, order: Int, core: Int) throws(LLFreeError) {
+        try check(frame: frame, order: order)
+        guard core >= 0, core < cores else { throw .invalidArgument("core \(core) is outside 0..<\(cores)") }
+        try lower.put(frame: frame, order: order)
+        let t = treeOf(frame)
+        let n = 1 << order
+        var k = 0
+        while k < Kind.count {
+            let atomic = reservation(core, k)
+            var r = Reservation(raw: atomic.load(ordering: .relaxed))
+            while r.present && r.tree == t {
+                let (done, current) = atomic.weakCompareExchange(
+                    expected: r.raw, desired: r.with(free: r.free &+ n).raw, ordering: .acquiringAndReleasing)
+                if done { return }
+                r = Reservation(raw: current)
+            }
+            k += 1
+        }
+        treeAdd(t, n)
+        reserveOnFree(core, tree: t)
+    }
+
+    /// After ``reserveOnFreeCount`` consecutive frees by `core` into one unreserved tree, the core
+    /// reserves that tree: frames it frees are likely hot in its cache.
+    @inlinable @inline(__always)
+    func reserveOnFree(_ core: Int, tree t: Int) {
+        let last = lastFree(core)
+        let value = last.load(ordering: .relaxed)
+        let count = Int(value >> 40) == t ? Int(value & 0xFF) + 1 : 1
+        if count < Self.reserveOnFreeCount {
+            last.store(UInt64(t) << 40 | UInt64(count), ordering: .relaxed)
+            return
+        }
+        last.store(UInt64(t) << 40, ordering: .relaxed)
+        let kind = Tree(raw: tree(t).load(ordering: .relaxed)).kind
+        guard kind != .huge else { return }
+        if let free = tryReserve(t, kind: Int(kind.rawValue), 1, accept: { _, _ in true }) {
+            install(core, Int(kind.rawValue), tree: t, free: free)
+        }
+    }
+
+    // MARK: Drain
+
+    /// Gives back every reservation of `core` to its tree.
+    public func drain(core: Int) {
+        guard core >= 0, core < cores else { return }
+        for k in 0..<Kind.count {
+            let r = Reservation(raw: reservation(core, k).exchange(Reservation.none.raw, ordering: .acquiringAndReleasing))
+            if r.present { unreserve(r.tree, r.free) }
+        }
+    }
+
+    /// Gives back every reservation of every core.
+    public func drainAll() {
+        for c in 0..<cores { drain(core: c) }
+    }
+
+    // MARK: Queries
+
+    /// Whether the run of 2^`order` frames at `frame` is entirely free.
+    public func isFree(_ frame: UInt64, order: Int) throws(LLFreeError) -> Bool {
+        try check(frame: frame, order: order)
+        return lower.isFree(frame: frame, order: order)
+    }
+
+    /// Free frames in total (by the child counters; exact when no operation is in flight).
+    public var freeFrames: Int { lower.counted(0..<geometry.children) }
+
+    /// Free, naturally aligned runs of `order` (by the bitfields and huge flags).
+    public func freeRuns(order: Int) -> Int { lower.freeRuns(order: order) }
+
+    /// Free huge (order 9) frames.
+    public var freeHugeFrames: Int { lower.freeRuns(order: Geometry.hugeOrder) }
+
+    /// Occupancy of each tree.
+    public func treeStats() -> [TreeStats] {
+        (0..<geometry.trees).map { t in
+            let value = Tree(raw: tree(t).load(ordering: .relaxed))
+            var owner: Int? = nil
+            for c in 0..<cores {
+                for k in 0..<Kind.count {
+                    let r = Reservation(raw: reservation(c, k).load(ordering: .relaxed))
+                    if r.present && r.tree == t { owner = c }
+                }
+            }
+            return TreeStats(index: t, frames: geometry.framesIn(tree: t), free: lower.counted(geometry.childRange(tree: t)),
+                             reserved: value.reserved, reservedBy: owner, kind: value.kind)
+        }
+    }
+
+    /// Checks every counter against the bitfields and every reservation against the trees.
+    /// Meaningful when no operation is in flight. Returns one line per problem; empty if
+    /// consistent.
+    public func validate() -> [String] {
+        var problems = lower.validate()
+        var holders = [Int: [(Int, Int)]]()
+        var held = [Int: Int]()
+        for c in 0..<cores {
+            for k in 0..<Kind.count {
+                let r = Reservation(raw: reservation(c, k).load(ordering: .relaxed))
+                guard r.present else { continue }
+                if r.tree >= geometry.trees { problems.append("core \(c) kind \(k): reserves tree \(r.tree) beyond \(geometry.trees)"); continue }
+                holders[r.tree, default: []].append((c, k))
+                held[r.tree, default: 0] += r.free
+            }
+        }
+        for t in 0..<geometry.trees {
+            let value = Tree(raw: tree(t).load(ordering: .relaxed))
+            let counted = lower.counted(geometry.childRange(tree: t))
+            let holding = holders[t] ?? []
+            if holding.count > 1 { problems.append("tree \(t): reserved by \(holding.count) reservations") }
+            if value.reserved != !holding.isEmpty {
+                problems.append("tree \(t): reserved flag \(value.reserved) but \(holding.count) reservations")
+            }
+            let sum = value.free + (held[t] ?? 0)
+            if sum != counted { problems.append("tree \(t): tree + local counters \(sum) but children count \(counted)") }
+        }
+        return problems
+    }
+}
+
+/// Occupancy of one tree.
+public struct TreeStats: Sendable, Equatable {
+    public var index: Int
+    public var frames: Int
+    public var free: Int
+    public var reserved: Bool
+    public var reservedBy: Int?
+    public var kind: Kind
+}

@@ -1,0 +1,465 @@
+// The lower level: bitfields and child entries inside the caller's metadata region. Everything
+// here is persistent; every store is reported to the persistence seam. Orders 0...8 live in one
+// child's bitfield, order 9 is one child's huge flag, orders >= 10 are runs of huge children.
+
+import Atomics
+
+/// The lower level of LLFree over a metadata region laid out as ``Geometry`` describes.
+///
+/// Store order (what makes it crash-consistent): a get decrements a child counter before it sets
+/// bits; a put clears bits before it increments the counter. Counters may lag, bitfields and huge
+/// flags never lie, and recovery recomputes counters from them.
+@frozen
+public struct Lower<P: Persistence> {
+    public let geometry: Geometry
+    @usableFromInline let bitfields: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
+    @usableFromInline let entries: UnsafeMutablePointer<UnsafeAtomic<UInt16>.Storage>
+    @usableFromInline let p: P
+
+    /// A lower level over `region`, which must hold `geometry.metadataSize` bytes, 64-byte aligned.
+    /// The region's content is used as it is: call ``format()`` for a new one.
+    public init(geometry: Geometry, region: UnsafeMutableRawPointer, persistence: P) {
+        precondition(UInt(bitPattern: region) % UInt(Geometry.lineSize) == 0, "metadata region must be 64-byte aligned")
+        self.geometry = geometry
+        self.bitfields = region.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: geometry.children * Geometry.rows)
+        self.entries = (region + geometry.childrenOffset).bindMemory(to: UnsafeAtomic<UInt16>.Storage.self, capacity: geometry.children)
+        self.p = persistence
+    }
+
+    // MARK: Access
+
+    @inlinable @inline(__always)
+    func bitfield(_ child: Int) -> Bitfield { Bitfield(bitfields + child * Geometry.rows) }
+
+    @inlinable @inline(__always)
+    func entry(_ child: Int) -> UnsafeAtomic<UInt16> { UnsafeAtomic(at: entries + child) }
+
+    @inlinable @inline(__always)
+    func entryLine(_ child: Int) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(entries + child) }
+
+    /// The child entry of `child` as it is now.
+    @inlinable
+    public func child(_ child: Int) -> Child { Child(raw: entry(child).load(ordering: .relaxed)) }
+
+    // MARK: Counters
+
+    /// Takes `n` frames from the counter of `child` if it is not huge and has them.
+    @inlinable @inline(__always)
+    func decrement(_ child: Int, _ n: Int) -> Bool {
+        let atomic = entry(child)
+        var value = atomic.load(ordering: .relaxed)
+        while true {
+            let c = Child(raw: value)
+            if c.huge || c.free < n { return false }
+            let (done, current) = atomic.weakCompareExchange(
+                expected: value, desired: value &- UInt16(n), ordering: .acquiringAndReleasing)
+            if done {
+                p.stored(entryLine(child), truth: false)
+                return true
+            }
+            value = current
+        }
+    }
+
+    /// Gives `n` frames back to the counter of `child` (the child cannot be huge: its counter is
+    /// below 512 while someone holds frames of it).
+    @inlinable @inline(__always)
+    func increment(_ child: Int, _ n: Int) {
+        entry(child).wrappingIncrement(by: UInt16(n), ordering: .acquiringAndReleasing)
+        p.stored(entryLine(child), truth: false)
+    }
+
+    // MARK: Get
+
+    /// Allocates a naturally aligned run of 2^order frames inside `children`, trying `hint` first.
+    /// The caller has already taken 2^order frames of the tree's budget. Returns nil, with nothing
+    /// changed, if no such run exists there. Does not fence.
+    @inlinable @inline(__always)
+    func get(order: Int, children: Range<Int>, hint: UInt64) -> UInt64? {
+        if order < Geometry.hugeOrder {
+            let n = 1 << order
+            let count = children.count
+            var hintChild = Int(hint / UInt64(Geometry.childFrames))
+            if !children.contains(hintChild) { hintChild = children.lowerBound }
+            let startRow = Int(hint % UInt64(Geometry.childFrames)) / Geometry.rowBits
+            var i = 0
+            while i < count {
+                var c = hintChild + i
+                if c >= children.upperBound { c -= count }
+                if decrement(c, n) {
+                    if let index = bitfield(c).get(order: order, startRow: i == 0 ? startRow : 0, p) {
+                        return UInt64(c) * UInt64(Geometry.childFrames) + UInt64(index)
+                    }
+                    increment(c, n)
+                }
+                i += 1
+            }
+            return nil
+        }
+        return getHuge(order: order, children: children, hint: hint)
+    }
+
+    @inlinable
+    func getHuge(order: Int, children: Range<Int>, hint: UInt64) -> UInt64? {
+        let span = order - Geometry.hugeOrder
+        let group = 1 << span
+        let first = children.lowerBound & ~(group - 1)
+        let groups = (children.upperBound - first) / group
+        guard groups > 0 else { return nil }
+        let hintGroup = max(0, Int(hint / UInt64(Geometry.childFrames)) - first) / group % groups
+        var i = 0
+        while i < groups {
+            let start = first + ((hintGroup + i) % groups) * group
+            if start >= children.lowerBound, start + group <= children.upperBound,
+               takeHuge(start: start, span: span) {
+                return UInt64(start) * UInt64(Geometry.childFrames)
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Marks the `2^span` children from `start` huge, all or none.
+    @inlinable
+    func takeHuge(start: Int, span: Int) -> Bool {
+        let count = 1 << span
+        let free = Child(free: Geometry.childFrames).raw
+        for c in start..<(start + count) where entry(c).load(ordering: .relaxed) != free { return false }
+        let taken = Child(free: 0, huge: true, span: span).raw
+        var c = start
+        while c < start + count {
+            let (done, _) = entry(c).compareExchange(expected: free, desired: taken, ordering: .acquiringAndReleasing)
+            if !done {
+                // Undo exactly the children taken so far; the span tag keeps others off them.
+                while c > start {
+                    c -= 1
+                    entry(c).store(free, ordering: .releasing)
+                    p.stored(entryLine(c), truth: true)
+                }
+                return false
+            }
+            p.stored(entryLine(c), truth: true)
+            c += 1
+        }
+        flushEntries(start, count)
+        return true
+    }
+
+    @inlinable @inline(__always)
+    func flushEntries(_ start: Int, _ count: Int) {
+        let perLine = Geometry.lineSize / 2
+        var line = start / perLine
+        let last = (start + count - 1) / perLine
+        while line <= last {
+            p.flush(entryLine(line * perLine))
+            line += 1
+        }
+    }
+
+    /// Allocates exactly the run of 2^order frames at `frame` if it is free. Does not fence.
+    @inlinable
+    func get(at frame: UInt64, order: Int) -> Bool {
+        let child = Int(frame / UInt64(Geometry.childFrames))
+        if order < Geometry.hugeOrder {
+            let n = 1 << order
+            guard decrement(child, n) else { return false }
+            if bitfield(child).set(at: Int(frame % UInt64(Geometry.childFrames)), order: order, p) { return true }
+            increment(child, n)
+            return false
+        }
+        return takeHuge(start: child, span: order - Geometry.hugeOrder)
+    }
+
+    // MARK: Put
+
+    /// Frees the run of 2^order frames at `frame` (already checked for range and alignment).
+    /// Splits a huge frame first when a part of it is freed. Does not fence.
+    /// - Throws: ``LLFreeError/notAllocated(frame:order:)``, with nothing changed.
+    @inlinable @inline(__always)
+    func put(frame: UInt64, order: Int) throws(LLFreeError) {
+        let child = Int(frame / UInt64(Geometry.childFrames))
+        if order < Geometry.hugeOrder {
+            if Child(raw: entry(child).load(ordering: .relaxed)).huge {
+                try split(child, frame: frame, order: order)
+            }
+            guard bitfield(child).put(at: Int(frame % UInt64(Geometry.childFrames)), order: order, p) else {
+                throw .notAllocated(frame: frame, order: order)
+            }
+            increment(child, 1 << order)
+            return
+        }
+        try putHuge(start: child, span: order - Geometry.hugeOrder, frame: frame, order: order)
+    }
+
+    @inlinable
+    func putHuge(start: Int, span: Int, frame: UInt64, order: Int) throws(LLFreeError) {
+        let count = 1 << span
+        let taken = Child(free: 0, huge: true, span: span).raw
+        for c in start..<(start + count) where entry(c).load(ordering: .relaxed) != taken {
+            throw .notAllocated(frame: frame, order: order)
+        }
+        let free = Child(free: Geometry.childFrames).raw
+        var c = start
+        while c < start + count {
+            let (done, _) = entry(c).compareExchange(expected: taken, desired: free, ordering: .acquiringAndReleasing)
+            if !done {
+                // A racing put of the same frames: restore what we freed, if nobody took it since.
+                while c > start {
+                    c -= 1
+                    _ = entry(c).compareExchange(expected: free, desired: taken, ordering: .acquiringAndReleasing)
+                    p.stored(entryLine(c), truth: true)
+                }
+                throw .notAllocated(frame: frame, order: order)
+            }
+            p.stored(entryLine(c), truth: true)
+            c += 1
+        }
+        flushEntries(start, count)
+    }
+
+    /// Turns the huge frame of `child` into 512 allocated base frames. The bits are made durable
+    /// before the flag is cleared, so a crash in between still recovers one huge frame.
+    @inlinable
+    func split(_ child: Int, frame: UInt64, order: Int) throws(LLFreeError) {
+        let atomic = entry(child)
+        while true {
+            let value = atomic.load(ordering: .acquiring)
+            let c = Child(raw: value)
+            if !c.huge { return }  // someone else split it
+            if c.span != 0 { throw .notAllocated(frame: frame, order: order) }
+            if c.isSplitting { p.spin(); continue }
+            let marked = Child(free: Child.splitting, huge: true).raw
+            let (done, _) = atomic.compareExchange(expected: value, desired: marked, ordering: .acquiringAndReleasing)
+            if !done { continue }
+            p.stored(entryLine(child), truth: false)
+            bitfield(child).fill(~0, p)
+            p.fence()
+            atomic.store(Child(free: 0).raw, ordering: .releasing)
+            p.stored(entryLine(child), truth: true)
+            p.flush(entryLine(child))
+            return
+        }
+    }
+
+    // MARK: Queries
+
+    /// Whether the run of 2^order frames at `frame` is free (by the bitfields and huge flags).
+    @inlinable
+    public func isFree(frame: UInt64, order: Int) -> Bool {
+        let child = Int(frame / UInt64(Geometry.childFrames))
+        if order < Geometry.hugeOrder {
+            if self.child(child).huge { return false }
+            return bitfield(child).isFree(at: Int(frame % UInt64(Geometry.childFrames)), order: order)
+        }
+        for c in child..<(child + (1 << (order - Geometry.hugeOrder))) {
+            let e = self.child(c)
+            if e.huge || !bitfield(c).all(0) { return false }
+        }
+        return true
+    }
+
+    /// Sum of the child counters of `children`.
+    @inlinable
+    public func counted(_ children: Range<Int>) -> Int {
+        var n = 0
+        for c in children { n += self.child(c).free }
+        return n
+    }
+
+    /// Free frames of `child` according to its bitfield and huge flag (the truth).
+    public func actualFree(_ child: Int) -> Int {
+        self.child(child).huge ? 0 : Geometry.childFrames - bitfield(child).allocated()
+    }
+
+    /// Free, naturally aligned runs of `order` in the whole lower level (by the truth).
+    public func freeRuns(order: Int) -> Int {
+        if order < Geometry.hugeOrder {
+            var n = 0
+            for c in 0..<geometry.children where !child(c).huge { n += bitfield(c).freeRuns(order: order) }
+            return n
+        }
+        let group = 1 << (order - Geometry.hugeOrder)
+        var n = 0
+        var start = 0
+        while start + group <= geometry.children {
+            if isFree(frame: UInt64(start) * UInt64(Geometry.childFrames), order: order) { n += 1 }
+            start += group
+        }
+        return n
+    }
+
+    // MARK: Format, close and recovery
+
+    /// Initialises the region: every frame free, tail bits of a partial last child set.
+    /// Everything is flushed and fenced.
+    public func format() {
+        for c in 0..<geometry.children {
+            let frames = geometry.framesIn(child: c)
+            let bf = bitfield(c)
+            for r in 0..<Geometry.rows {
+                let lo = r * Geometry.rowBits
+                let value: UInt64 = frames >= lo + 64 ? 0 : (frames <= lo ? ~0 : ~0 << UInt64(frames - lo))
+                bf.row(r).store(value, ordering: .relaxed)
+            }
+            p.stored(bf.line, truth: true)
+            p.flush(bf.line)
+            entry(c).store(Child(free: frames).raw, ordering: .relaxed)
+            p.stored(entryLine(c), truth: true)
+        }
+        flushEntries(0, geometry.children)
+        p.fence()
+    }
+
+    /// Flushes every child entry line (counters are not flushed on the fast path) and fences;
+    /// after this the counters on media are exact, as a clean pool's must be.
+    public func persistAll() {
+        if geometry.children > 0 { flushEntries(0, geometry.children) }
+        p.fence()
+    }
+
+    /// The recovery scan: makes the lower level consistent after a crash. Clears bitfields under
+    /// huge children, releases huge runs that were only partly taken or partly freed, restores the
+    /// tail bits of a partial last child and recomputes every counter from the truth. Repeatable:
+    /// a crash during recovery is repaired by running it again.
+    public func recover() -> RecoveryReport {
+        var report = RecoveryReport()
+        let all = Child(free: Geometry.childFrames).raw
+        // Huge runs of more than one child that are not complete are released.
+        var c = 0
+        while c < geometry.children {
+            let e = child(c)
+            if e.huge && e.span > 0 {
+                let group = 1 << e.span
+                let start = c & ~(group - 1)
+                var complete = start + group <= geometry.children
+                if complete {
+                    for g in start..<(start + group) where !(child(g).huge && child(g).span == e.span) {
+                        complete = false
+                        break
+                    }
+                }
+                if !complete {
+                    for g in start..<min(start + group, geometry.children) where child(g).huge && child(g).span == e.span {
+                        bitfield(g).fill(0, p)
+                        entry(g).store(all, ordering: .relaxed)
+                        p.stored(entryLine(g), truth: true)
+                        report.releasedHugeChildren += 1
+                    }
+                    report.partialHugeRuns += 1
+                }
+                c = max(c + 1, start + group)
+                continue
+            }
+            c += 1
+        }
+        for c in 0..<geometry.children {
+            let e = child(c)
+            let frames = geometry.framesIn(child: c)
+            let bf = bitfield(c)
+            if e.huge {
+                if frames < Geometry.childFrames {
+                    // A huge flag on a partial child can only be damage: drop it.
+                    entry(c).store(Child(free: 0).raw, ordering: .relaxed)
+                    p.stored(entryLine(c), truth: true)
+                    report.countersFixed += 1
+                    continue
+                }
+                if bf.fill(0, p) { report.bitfieldsCleared += 1 }
+                let clean = Child(free: 0, huge: true, span: e.span)
+                if e != clean {
+                    entry(c).store(clean.raw, ordering: .relaxed)
+                    p.stored(entryLine(c), truth: true)
+                }
+                continue
+            }
+            if frames < Geometry.childFrames {
+                // Frames beyond the end must stay allocated.
+                let r = frames / Geometry.rowBits
+                let tail: UInt64 = ~0 << UInt64(frames % Geometry.rowBits)
+                var changed = false
+                if frames % Geometry.rowBits != 0 {
+                    let v = bf.row(r).load(ordering: .relaxed)
+                    if v & tail != tail { bf.row(r).store(v | tail, ordering: .relaxed); changed = true }
+                }
+                for rr in (r + (frames % Geometry.rowBits != 0 ? 1 : 0))..<Geometry.rows where bf.row(rr).load(ordering: .relaxed) != ~0 {
+                    bf.row(rr).store(~0, ordering: .relaxed)
+                    changed = true
+                }
+                if changed {
+                    p.stored(bf.line, truth: true)
+                    p.flush(bf.line)
+                    report.tailsRepaired += 1
+                }
+            }
+            let free = Geometry.childFrames - bf.allocated()
+            if e.free != free {
+                entry(c).store(Child(free: free).raw, ordering: .relaxed)
+                p.stored(entryLine(c), truth: true)
+                report.countersFixed += 1
+            }
+        }
+        report.children = geometry.children
+        persistAll()
+        return report
+    }
+
+    /// Checks every child entry against its bitfield; returns one line per problem.
+    public func validate() -> [String] {
+        var problems: [String] = []
+        for c in 0..<geometry.children {
+            let e = child(c)
+            let bf = bitfield(c)
+            if e.huge {
+                if geometry.framesIn(child: c) < Geometry.childFrames { problems.append("child \(c): huge but partial") }
+                if !bf.all(0) { problems.append("child \(c): huge but its bitfield is not empty") }
+                if e.free != 0 { problems.append("child \(c): huge with counter \(e.free)") }
+                let group = 1 << e.span
+                let start = c & ~(group - 1)
+                if start + group > geometry.children {
+                    problems.append("child \(c): huge run of \(group) children passes the end")
+                } else {
+                    for g in start..<(start + group) where !(child(g).huge && child(g).span == e.span) {
+                        problems.append("child \(c): huge run of \(group) children from \(start) is incomplete at \(g)")
+                        break
+                    }
+                }
+            } else {
+                let free = Geometry.childFrames - bf.allocated()
+                if e.free != free { problems.append("child \(c): counter \(e.free) but bitfield has \(free) free") }
+                let frames = geometry.framesIn(child: c)
+                if frames < Geometry.childFrames {
+                    for f in frames..<Geometry.childFrames where bf.isFree(at: f, order: 0) {
+                        problems.append("child \(c): frame \(f) beyond the end is free")
+                        break
+                    }
+                }
+            }
+        }
+        return problems
+    }
+}
+
+/// What a recovery scan found and repaired.
+public struct RecoveryReport: Sendable, Equatable, CustomStringConvertible {
+    /// Children scanned.
+    public var children = 0
+    /// Child counters that differed from their bitfields and were recomputed.
+    public var countersFixed = 0
+    /// Bitfields under huge children that held set bits (a split cut short) and were cleared.
+    public var bitfieldsCleared = 0
+    /// Huge runs of several children found only partly taken or partly freed.
+    public var partialHugeRuns = 0
+    /// Children of such runs that were released.
+    public var releasedHugeChildren = 0
+    /// Partial last children whose tail bits were repaired.
+    public var tailsRepaired = 0
+
+    public init() {}
+
+    /// Whether anything was repaired.
+    public var repaired: Bool { countersFixed + bitfieldsCleared + partialHugeRuns + tailsRepaired > 0 }
+
+    public var description: String {
+        "\(children) children scanned, \(countersFixed) counters recomputed, \(bitfieldsCleared) bitfields under huge frames cleared, \(partialHugeRuns) partial huge runs released (\(releasedHugeChildren) children), \(tailsRepaired) tails repaired"
+    }
+}
