@@ -16,6 +16,6 @@ let package = Package(
             name: "LLFree",
             dependencies: [.product(name: "Atomics", package: "swift-atomics")]
         ),
-        .testTarget(name: "LLFreeTests", dependencies: ["LLFree"]),
+        .testTarget(name: "LLFreeTests", dependencies: ["LLFree", .product(name: "Atomics", package: "swift-atomics")]),
     ]
 )
