@@ -8,7 +8,7 @@
 /// | --- | --- |
 /// | 0...9 | free frames (0...512), or 1023 while a huge frame is being split |
 /// | 10 | huge: the whole child is allocated as (part of) a huge frame; its bitfield is unused |
-/// | 11...15 | span: for a huge child, log2 of the children its allocation covers (0 = order 9) |
+/// | 11...15 | span: for a huge child, log2 of the children its allocation covers (0 = order 9); for a child that is not huge, 31 while a split waits for its cleared huge flag to be durable, else 0 |
 @frozen
 public struct Child: Equatable, Sendable, CustomStringConvertible {
     public var raw: UInt16
@@ -25,6 +25,11 @@ public struct Child: Equatable, Sendable, CustomStringConvertible {
     @usableFromInline static let freeMask: UInt16 = 0x3FF
     @usableFromInline static let hugeBit: UInt16 = 1 << 10
     @usableFromInline static let spanShift: UInt16 = 11
+    @usableFromInline static let spanMask: UInt16 = 0x1F << 11
+    /// Span of a child whose huge flag was cleared by a split that has not been fenced yet: no
+    /// other thread may use the child until it is, or its acknowledged frames could depend on a
+    /// flag that a crash brings back.
+    @usableFromInline static let lockedSpan = 31
     /// Free-counter value that marks a huge child whose split is in progress (volatile meaning
     /// only: recovery treats any huge child the same).
     @usableFromInline static let splitting = Int(freeMask)
@@ -37,8 +42,12 @@ public struct Child: Equatable, Sendable, CustomStringConvertible {
     @inlinable public var span: Int { Int(raw >> Child.spanShift) }
     /// A huge child whose first base-frame put is splitting it right now.
     @inlinable public var isSplitting: Bool { huge && free == Child.splitting }
+    /// A child whose split has cleared the huge flag, not yet durably.
+    @inlinable public var isLocked: Bool { !huge && span != 0 }
+    /// Whether base frames can be taken from or given to this child right now.
+    @inlinable @inline(__always) var isBase: Bool { raw & (Child.hugeBit | Child.spanMask) == 0 }
 
     public var description: String {
-        huge ? "Child(huge, span \(span)\(isSplitting ? ", splitting" : ""))" : "Child(free \(free))"
+        huge ? "Child(huge, span \(span)\(isSplitting ? ", splitting" : ""))" : "Child(free \(free)\(isLocked ? ", split not yet durable" : ""))"
     }
 }

@@ -50,7 +50,7 @@ public struct Lower<P: Persistence> {
         var value = atomic.load(ordering: .relaxed)
         while true {
             let c = Child(raw: value)
-            if c.huge || c.free < n { return false }
+            if !c.isBase || c.free < n { return false }
             let (done, current) = atomic.weakCompareExchange(
                 expected: value, desired: value &- UInt16(n), ordering: .acquiringAndReleasing)
             if done {
@@ -179,7 +179,7 @@ public struct Lower<P: Persistence> {
     func put(frame: UInt64, order: Int) throws(LLFreeError) {
         let child = Int(frame / UInt64(Geometry.childFrames))
         if order < Geometry.hugeOrder {
-            if Child(raw: entry(child).load(ordering: .relaxed)).huge {
+            if !Child(raw: entry(child).load(ordering: .acquiring)).isBase {
                 try split(child, frame: frame, order: order)
             }
             guard bitfield(child).put(at: Int(frame % UInt64(Geometry.childFrames)), order: order, p) else {
@@ -217,26 +217,38 @@ public struct Lower<P: Persistence> {
         flushEntries(start, count)
     }
 
-    /// Turns the huge frame of `child` into 512 allocated base frames. The bits are made durable
-    /// before the flag is cleared, so a crash in between still recovers one huge frame.
+    /// Turns the huge frame of `child` into 512 allocated base frames, or waits until the thread
+    /// that does so is done.
+    ///
+    /// Steps, each made durable before the next: (1) claim the child (huge, counter = splitting
+    /// marker; volatile meaning only); (2) set all 512 bits, flush, fence: a crash now still
+    /// recovers one huge frame; (3) clear the huge flag but keep the child locked (span 31),
+    /// flush, fence; (4) unlock. Other threads wait while the child is claimed or locked, so no
+    /// acknowledged put or get of another thread depends on a flag that is not yet durable.
     @inlinable
     func split(_ child: Int, frame: UInt64, order: Int) throws(LLFreeError) {
         let atomic = entry(child)
         while true {
             let value = atomic.load(ordering: .acquiring)
             let c = Child(raw: value)
-            if !c.huge { return }  // someone else split it
+            if !c.huge {
+                if c.isLocked { p.spin(); continue }
+                return  // split by another thread, durably
+            }
             if c.span != 0 { throw .notAllocated(frame: frame, order: order) }
             if c.isSplitting { p.spin(); continue }
-            let marked = Child(free: Child.splitting, huge: true).raw
-            let (done, _) = atomic.compareExchange(expected: value, desired: marked, ordering: .acquiringAndReleasing)
+            let claimed = Child(free: Child.splitting, huge: true).raw
+            let (done, _) = atomic.compareExchange(expected: value, desired: claimed, ordering: .acquiringAndReleasing)
             if !done { continue }
             p.stored(entryLine(child), truth: false)
             bitfield(child).fill(~0, p)
             p.fence()
-            atomic.store(Child(free: 0).raw, ordering: .releasing)
+            atomic.store(Child(free: 0, span: Child.lockedSpan).raw, ordering: .releasing)
             p.stored(entryLine(child), truth: true)
             p.flush(entryLine(child))
+            p.fence()
+            atomic.store(Child(free: 0).raw, ordering: .releasing)
+            p.stored(entryLine(child), truth: false)
             return
         }
     }
@@ -392,7 +404,7 @@ public struct Lower<P: Persistence> {
                 }
             }
             let free = Geometry.childFrames - bf.allocated()
-            if e.free != free {
+            if e != Child(free: free) {
                 entry(c).store(Child(free: free).raw, ordering: .relaxed)
                 p.stored(entryLine(c), truth: true)
                 report.countersFixed += 1
@@ -426,6 +438,7 @@ public struct Lower<P: Persistence> {
             } else {
                 let free = Geometry.childFrames - bf.allocated()
                 if e.free != free { problems.append("child \(c): counter \(e.free) but bitfield has \(free) free") }
+                if e.span != 0 { problems.append("child \(c): left locked by a split") }
                 let frames = geometry.framesIn(child: c)
                 if frames < Geometry.childFrames {
                     for f in frames..<Geometry.childFrames where bf.isFree(at: f, order: 0) {

@@ -1,0 +1,330 @@
+// The crash explorer: runs a seeded workload against a pool on the simulated domain, crashes it
+// at every store, flush and fence (or a seeded sample of them), opens each crash image with the
+// real pool code, and judges the recovered pool with the oracle. Also crashes during format and
+// during recovery itself. Everything is derived from the seed, so a failure replays exactly.
+
+import LLFree
+import LLFreePool
+
+/// How to explore.
+public struct ExplorerConfig: Sendable {
+    /// The seed of everything: workload, crash images, schedule.
+    public var seed: UInt64 = 1
+    /// Operations of the workload.
+    public var operations = 2000
+    /// Crash images per crash point (at most; small windows are enumerated exhaustively).
+    public var imagesPerPoint = 2
+    /// Check only every n-th crash point (1 = all).
+    public var pointStride = 1
+    /// Simulated threads (interleaved at persistence events by a seeded scheduler).
+    public var threads = 1
+    public var mode: CrashMode = .adr
+    /// Remove a persistence step to prove the harness fails.
+    public var broken: BrokenStep? = nil
+    /// Frames of the simulated pool (small, so that exhaustion and multi-child runs happen).
+    public var frames: UInt64 = 16 * 512 - 64
+    public var treeChildren = 4
+    /// Every n-th crash image also crashes its own recovery part way and checks a second one.
+    public var recoveryCrashEvery = 16
+    /// Only check this event and image (replay); nil checks all.
+    public var replay: (event: Int, image: Int)? = nil
+    /// Stop at the first violation.
+    public var stopAtFirst = true
+
+    public init() {}
+}
+
+/// A violation found, with what is needed to replay it.
+public struct CrashFailure: Sendable, CustomStringConvertible {
+    public var seed: UInt64
+    public var phase: String
+    public var event: Int
+    public var image: Int
+    public var operationIndex: Int
+    public var inFlight: [Int: SimOperation]
+    public var violations: [String]
+    public var replay: String
+
+    public var description: String {
+        var s = "VIOLATION (seed \(seed), \(phase), crash point \(event), image \(image), after \(operationIndex) operations)\n"
+        s += "  in flight: " + (inFlight.isEmpty ? "nothing" : inFlight.sorted { $0.key < $1.key }.map { "thread \($0.key): \($0.value)" }.joined(separator: ", ")) + "\n"
+        for v in violations { s += "  - \(v)\n" }
+        s += "  replay: \(replay)"
+        return s
+    }
+}
+
+/// What an exploration did.
+public struct ExplorerResult: Sendable {
+    public var images = 0
+    public var crashPoints = 0
+    public var operations = 0
+    public var recoveryCrashes = 0
+    public var failures: [CrashFailure] = []
+    public var maxLeaked = 0
+    /// Persistence work of the workload (not of the checks).
+    public var stores = 0, flushes = 0, fences = 0
+    public var cleanFlushes = 0, repeatedFlushes = 0, emptyFences = 0
+    public var disciplineViolations: [String] = []
+}
+
+/// Runs one exploration.
+/// Simulated threads touch it only while they hold the scheduler's turn, one at a time.
+public final class Explorer: @unchecked Sendable {
+    public let config: ExplorerConfig
+    public private(set) var result = ExplorerResult()
+    let layout: PoolLayout
+    let ledger = Ledger()
+    var event = 0
+    var operationIndex = 0
+    var phase = "workload"
+    let image: UnsafeMutableRawPointer
+    /// Called now and then with the running result.
+    public var progress: ((ExplorerResult) -> Void)?
+
+    public init(config: ExplorerConfig) throws(PoolError) {
+        self.config = config
+        layout = try PoolLayout(frames: config.frames, treeChildren: config.treeChildren, file: "simulated pool")
+        image = .allocate(byteCount: layout.imageLength, alignment: 4096)
+    }
+
+    deinit { image.deallocate() }
+
+    var done: Bool { config.stopAtFirst && !result.failures.isEmpty }
+
+    /// Runs format crashes, then the workload with crashes.
+    public func run() -> ExplorerResult {
+        exploreFormat()
+        if !done { exploreWorkload() }
+        return result
+    }
+
+    // MARK: Format
+
+    /// Crashes while formatting a fresh region and while re-formatting a used pool: the image
+    /// must either be refused or open as a consistent pool.
+    func exploreFormat() {
+        phase = "format"
+        for reformat in [false, true] where !done {
+            let domain = SimulatedDomain(length: layout.imageLength)
+            if reformat {
+                // A used pool to format over.
+                guard (try? PoolImage.format(base: domain.base, length: domain.length, persistence: domain.persistence,
+                                              frames: config.frames, treeChildren: config.treeChildren, uuid: [UInt8](repeating: 1, count: 16),
+                                              creationTime: 1, name: "old")) != nil,
+                      let old = try? PoolImage.open(base: domain.base, length: domain.length, persistence: domain.persistence, cores: 1, name: "old")
+                else { fail(["the simulated pool cannot be formatted"], image: 0); return }
+                for _ in 0..<50 { _ = try? old.allocator.get(order: 0, core: 0) }
+                _ = try? old.allocator.get(order: 9, core: 0)
+                old.close()
+            }
+            domain.observer = { [unowned self] _ in
+                self.event += 1
+                if self.done { return }
+                self.checkImage(domain) { [unowned self] recovered, imageIndex in
+                    guard let recovered else { return [] }  // refused: never a pool
+                    var v = recovered.allocator.validate()
+                    let free = recovered.allocator.freeFrames
+                    if free != Int(self.config.frames) && !reformat {
+                        v.append("a pool opened from a format cut short has \(free) free frames, not \(self.config.frames)")
+                    }
+                    _ = imageIndex
+                    return v
+                }
+            }
+            _ = try? PoolImage.format(base: domain.base, length: domain.length, persistence: domain.persistence,
+                                      frames: config.frames, treeChildren: config.treeChildren,
+                                      uuid: [UInt8](repeating: 2, count: 16), creationTime: 2, name: "new")
+            domain.observer = nil
+        }
+    }
+
+    // MARK: Workload
+
+    func exploreWorkload() {
+        phase = "workload"
+        let domain = SimulatedDomain(length: layout.imageLength)
+        do {
+            try PoolImage.format(base: domain.base, length: domain.length, persistence: domain.persistence,
+                                 frames: config.frames, treeChildren: config.treeChildren,
+                                 uuid: [UInt8](repeating: 3, count: 16), creationTime: 3, name: "simulated pool")
+        } catch {
+            fail(["format failed: \(error)"], image: 0)
+            return
+        }
+        let pool: PoolImage<SimulatedPersistence>
+        do {
+            pool = try PoolImage.open(base: domain.base, length: domain.length, persistence: domain.persistence,
+                                      cores: config.threads, name: "simulated pool")
+        } catch {
+            fail(["open failed: \(error)"], image: 0)
+            return
+        }
+        domain.broken = config.broken
+        var points = 0
+        domain.observer = { [unowned self] _ in
+            points += 1
+            self.event += 1
+            self.result.crashPoints += 1
+            guard !self.done, points % self.config.pointStride == 0 || self.config.replay != nil else { return }
+            self.checkImage(domain) { [unowned self] recovered, _ in
+                guard let recovered else { return ["the crash image is not a usable pool any more"] }
+                let verdict = Oracle.judge(recovered.allocator, ledger: self.ledger)
+                self.result.maxLeaked = max(self.result.maxLeaked, verdict.leaked)
+                var v = verdict.violations
+                if v.isEmpty { v += self.keepWorking(recovered) }
+                return v
+            }
+        }
+        let workload = Workload(seed: config.seed, frames: config.frames, maxOrder: layout.geometry.maxOrder)
+        if config.threads <= 1 {
+            for i in 0..<config.operations where !done {
+                operationIndex = i
+                workload.step(pool.allocator, thread: 0, domain: domain, ledger: ledger)
+                if !workload.unexpected.isEmpty { fail(workload.unexpected, image: 0) }
+                if i % 200 == 199 { progress?(result) }
+            }
+        } else {
+            let scheduler = Scheduler(threads: config.threads, seed: config.seed, domain: domain)
+            scheduler.run { [unowned self] thread in
+                var i = thread
+                while i < self.config.operations && !self.done {
+                    self.operationIndex = i
+                    workload.step(pool.allocator, thread: thread, domain: domain, ledger: self.ledger)
+                    if !workload.unexpected.isEmpty && !self.done { self.fail(workload.unexpected, image: 0) }
+                    if i % 200 == 199 { self.progress?(self.result) }
+                    i += self.config.threads
+                }
+            }
+        }
+        domain.observer = nil
+        result.operations = operationIndex + 1
+        result.stores = domain.stores
+        result.flushes = domain.flushes
+        result.fences = domain.fences
+        result.cleanFlushes = domain.cleanFlushes
+        result.repeatedFlushes = domain.repeatedFlushes
+        result.emptyFences = domain.emptyFences
+        result.disciplineViolations = domain.disciplineViolations
+        if !done && config.broken == nil {
+            let problems = pool.allocator.validate()
+            if !problems.isEmpty { fail(problems.map { "live pool after the workload: \($0)" }, image: 0) }
+        }
+    }
+
+    /// After recovery the pool must keep working: free what clients held, then allocate again.
+    func keepWorking(_ pool: PoolImage<SimulatedPersistence>) -> [String] {
+        var v: [String] = []
+        // Runs an operation in flight touched may be in either state; leave them alone.
+        let open = ledger.inFlight.values.compactMap { op -> (UInt64, UInt64)? in
+            switch op {
+            case .put(let f, let o), .getAt(let f, let o): return (f & ~UInt64(Geometry.childFrames - 1), max(f + (1 << UInt64(o)), (f & ~UInt64(Geometry.childFrames - 1)) + UInt64(Geometry.childFrames)))
+            case .get: return nil
+            }
+        }
+        let untouched = ledger.held.filter { start, o in !open.contains { $0.0 < start + (1 << UInt64(o)) && start < $0.1 } }
+        for (frame, order) in untouched.sorted(by: { $0.key < $1.key }).prefix(8) {
+            do { try pool.allocator.put(frame, order: order, core: 0) } catch { v.append("put of held \(frame)/\(order) after recovery: \(error)") }
+        }
+        var got: [(UInt64, Int)] = []
+        for order in [0, 3, 9] {
+            if let f = try? pool.allocator.get(order: order, core: 0) { got.append((f, order)) }
+        }
+        for (f, o) in got {
+            do { try pool.allocator.put(f, order: o, core: 0) } catch { v.append("put of \(f)/\(o) got after recovery: \(error)") }
+        }
+        v += pool.allocator.validate().map { "after working on the recovered pool: \($0)" }
+        return v
+    }
+
+    // MARK: Images
+
+    /// Takes the crash images of this point from `domain`, opens each as the real pool code
+    /// does and asks `judge` (nil pool: the image was refused). Every `recoveryCrashEvery`-th
+    /// image also crashes its recovery part way.
+    func checkImage(_ domain: SimulatedDomain,
+                    judge: (PoolImage<SimulatedPersistence>?, Int) -> [String]) {
+        let count = min(domain.imageCount(limit: config.imagesPerPoint + 1), config.imagesPerPoint)
+        let exhaustive = domain.imageCount(limit: config.imagesPerPoint + 1) <= config.imagesPerPoint
+        for index in 0..<max(1, count) {
+            if let replay = config.replay, replay.event != event || replay.image != index { continue }
+            var rng = SeededRandom(seed: config.seed ^ (UInt64(event) &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(index) &* 0xBF58_476D_1CE4_E5B9)
+            var combination = index
+            let unreported = domain.crashImage(into: image, mode: config.mode, tear: true) { _, versions in
+                if exhaustive && versions > 1 {
+                    let k = combination % (versions + 1)
+                    combination /= versions + 1
+                    return k
+                }
+                return Int.random(in: 0...versions, using: &rng)
+            }
+            result.images += 1
+            var violations: [String] = []
+            if !unreported.isEmpty { violations.append("stores never reported to the persistence seam in lines \(unreported)") }
+            let recovered = SimulatedDomain(copying: image, length: layout.imageLength)
+            let pool = try? PoolImage.open(base: recovered.base, length: recovered.length, persistence: recovered.persistence,
+                                           cores: 1, name: "crash image")
+            violations += judge(pool, index)
+            if violations.isEmpty, pool != nil, config.recoveryCrashEvery > 0, (event &+ index) % config.recoveryCrashEvery == 0 {
+                violations += crashRecovery(rng: &rng)
+            }
+            if !violations.isEmpty {
+                fail(violations, image: index)
+                return
+            }
+        }
+    }
+
+    /// Crashes the recovery of the image in `image` at a random event, recovers that second
+    /// image, and compares with one clean recovery: the allocation state must be the same.
+    func crashRecovery(rng: inout SeededRandom) -> [String] {
+        result.recoveryCrashes += 1
+        let clean = SimulatedDomain(copying: image, length: layout.imageLength)
+        guard let reference = try? PoolImage.open(base: clean.base, length: clean.length, persistence: clean.persistence, cores: 1, name: "reference") else {
+            return ["the crash image opened once but not twice"]
+        }
+        let events = clean.stores + clean.flushes + clean.fences
+        let metadata = layout.metadataOffset..<(layout.metadataOffset + layout.metadataLength)
+        _ = reference
+        let twice = SimulatedDomain(copying: image, length: layout.imageLength)
+        let at = Int.random(in: 1...max(1, events), using: &rng)
+        let second = UnsafeMutableRawPointer.allocate(byteCount: layout.imageLength, alignment: 4096)
+        defer { second.deallocate() }
+        var seen = 0
+        var taken = false
+        var local = rng
+        twice.observer = { _ in
+            seen += 1
+            if seen == at {
+                twice.crashImage(into: second, mode: self.config.mode, tear: true) { _, versions in Int.random(in: 0...versions, using: &local) }
+                taken = true
+            }
+        }
+        _ = try? PoolImage.open(base: twice.base, length: twice.length, persistence: twice.persistence, cores: 1, name: "recovering")
+        twice.observer = nil
+        guard taken else { return [] }
+        let again = SimulatedDomain(copying: second, length: layout.imageLength)
+        guard (try? PoolImage.open(base: again.base, length: again.length, persistence: again.persistence, cores: 1, name: "recovered twice")) != nil else {
+            return ["a crash during recovery (at its event \(at)) left an image that does not open"]
+        }
+        if memcmp(clean.base + metadata.lowerBound, again.base + metadata.lowerBound, metadata.count) != 0 {
+            return ["recovery crashed at its event \(at) and recovered again differs from one clean recovery"]
+        }
+        return []
+    }
+
+    func fail(_ violations: [String], image index: Int) {
+        var replay = "llfree-crashtest sim --seed \(config.seed) --operations \(operationIndex + 1)"
+        if config.threads > 1 { replay += " --threads \(config.threads)" }
+        if config.mode != .adr { replay += " --mode \(config.mode.rawValue)" }
+        if let b = config.broken { replay += " --break \(b.rawValue)" }
+        replay += " --images \(config.imagesPerPoint) --replay \(event):\(index)"
+        result.failures.append(CrashFailure(seed: config.seed, phase: phase, event: event, image: index,
+                                            operationIndex: operationIndex, inFlight: ledger.inFlight,
+                                            violations: violations, replay: replay))
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
