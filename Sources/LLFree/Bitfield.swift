@@ -109,10 +109,14 @@ public struct Bitfield {
                 expected: 0, desired: ~0, ordering: .acquiringAndReleasing)
             if !done {
                 // Give back what we took; we own those rows, so nobody else changed them.
-                while i > 0 {
-                    i -= 1
-                    row(first + i).store(0, ordering: .releasing)
-                    p.stored(line, truth: true)
+                // The undone state must become durable too, or a crash later could find the rows taken.
+                if i > 0 {
+                    while i > 0 {
+                        i -= 1
+                        row(first + i).store(0, ordering: .releasing)
+                        p.stored(line, truth: true)
+                    }
+                    p.flush(line)
                 }
                 return false
             }
@@ -179,10 +183,13 @@ public struct Bitfield {
             if !done {
                 // Only a racing put of the same frames gets here. Restore the rows we cleared;
                 // OR keeps any bit a concurrent get took in the meantime.
-                while i > 0 {
-                    i -= 1
-                    _ = row(first + i).loadThenBitwiseOr(with: ~0, ordering: .acquiringAndReleasing)
-                    p.stored(line, truth: true)
+                if i > 0 {
+                    while i > 0 {
+                        i -= 1
+                        _ = row(first + i).loadThenBitwiseOr(with: ~0, ordering: .acquiringAndReleasing)
+                        p.stored(line, truth: true)
+                    }
+                    p.flush(line)
                 }
                 return false
             }

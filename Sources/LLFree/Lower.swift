@@ -131,11 +131,13 @@ public struct Lower<P: Persistence> {
             let (done, _) = entry(c).compareExchange(expected: free, desired: taken, ordering: .acquiringAndReleasing)
             if !done {
                 // Undo exactly the children taken so far; the span tag keeps others off them.
+                let undone = c - start
                 while c > start {
                     c -= 1
                     entry(c).store(free, ordering: .releasing)
                     p.stored(entryLine(c), truth: true)
                 }
+                if undone > 0 { flushEntries(start, undone) }
                 return false
             }
             p.stored(entryLine(c), truth: true)
@@ -204,11 +206,13 @@ public struct Lower<P: Persistence> {
             let (done, _) = entry(c).compareExchange(expected: taken, desired: free, ordering: .acquiringAndReleasing)
             if !done {
                 // A racing put of the same frames: restore what we freed, if nobody took it since.
+                let undone = c - start
                 while c > start {
                     c -= 1
                     _ = entry(c).compareExchange(expected: free, desired: taken, ordering: .acquiringAndReleasing)
                     p.stored(entryLine(c), truth: true)
                 }
+                if undone > 0 { flushEntries(start, undone) }
                 throw .notAllocated(frame: frame, order: order)
             }
             p.stored(entryLine(c), truth: true)
