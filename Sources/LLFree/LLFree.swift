@@ -87,23 +87,34 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
 
     @inlinable @inline(__always)
     func check(order: Int, core: Int) throws(LLFreeError) {
-        guard order >= 0, order <= geometry.maxOrder else {
-            throw .invalidArgument("order \(order) is outside 0...\(geometry.maxOrder)")
-        }
-        guard core >= 0, core < cores else { throw .invalidArgument("core \(core) is outside 0..<\(cores)") }
+        guard order >= 0, order <= geometry.maxOrder else { throw badOrder(order) }
+        guard core >= 0, core < cores else { throw badCore(core) }
     }
 
     @inlinable @inline(__always)
     func check(frame: UInt64, order: Int) throws(LLFreeError) {
-        guard order >= 0, order <= geometry.maxOrder else {
-            throw .invalidArgument("order \(order) is outside 0...\(geometry.maxOrder)")
+        guard order >= 0, order <= geometry.maxOrder else { throw badOrder(order) }
+        guard frame < geometry.frames, geometry.frames - frame >= UInt64(1) << UInt64(order),
+              frame & ((UInt64(1) << UInt64(order)) - 1) == 0 else { throw badFrame(frame, order) }
+    }
+
+    // The messages are built out of line, so that the fast paths carry no string code.
+    @usableFromInline @inline(never)
+    func badOrder(_ order: Int) -> LLFreeError {
+        .invalidArgument("order \(order) is outside 0...\(geometry.maxOrder)")
+    }
+
+    @usableFromInline @inline(never)
+    func badCore(_ core: Int) -> LLFreeError {
+        .invalidArgument("core \(core) is outside 0..<\(cores)")
+    }
+
+    @usableFromInline @inline(never)
+    func badFrame(_ frame: UInt64, _ order: Int) -> LLFreeError {
+        if frame >= geometry.frames || geometry.frames - frame < UInt64(1) << UInt64(order) {
+            return .invalidArgument("frame \(frame) of order \(order) is not inside the \(geometry.frames) frames")
         }
-        guard frame < geometry.frames, geometry.frames - frame >= UInt64(1) << UInt64(order) else {
-            throw .invalidArgument("frame \(frame) of order \(order) is not inside the \(geometry.frames) frames")
-        }
-        guard frame & ((UInt64(1) << UInt64(order)) - 1) == 0 else {
-            throw .invalidArgument("frame \(frame) is not aligned to order \(order)")
-        }
+        return .invalidArgument("frame \(frame) is not aligned to order \(order)")
     }
 
     // MARK: Get
@@ -152,7 +163,7 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     @inlinable
     public func get(at frame: UInt64, order: Int, core: Int) throws(LLFreeError) {
         try check(frame: frame, order: order)
-        guard core >= 0, core < cores else { throw .invalidArgument("core \(core) is outside 0..<\(cores)") }
+        guard core >= 0, core < cores else { throw badCore(core) }
         let n = 1 << order
         let t = treeOf(frame)
         // Take the budget from wherever the tree's free frames are counted now.
@@ -417,7 +428,7 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     @inlinable @inline(__always)
     func putInner(_ frame: UInt64, order: Int, core: Int) throws(LLFreeError) {
         try check(frame: frame, order: order)
-        guard core >= 0, core < cores else { throw .invalidArgument("core \(core) is outside 0..<\(cores)") }
+        guard core >= 0, core < cores else { throw badCore(core) }
         try lower.put(frame: frame, order: order)
         let t = treeOf(frame)
         let n = 1 << order
