@@ -6,11 +6,101 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "LLFree", targets: ["LLFree"]),
+        .library(name: "LLFreeSimulation", targets: ["LLFreeSimulation"]),
+        .executable(name: "llfree-crashtest", targets: ["llfree-crashtest"]),
+        .library(name: "LLFreePool", targets: ["LLFreePool"]),
+        .executable(name: "llfree-ctl", targets: ["llfree-ctl"]),
+        .library(name: "LLFreeProtocol", targets: ["LLFreeProtocol"]),
+        .library(name: "LLFreeServer", targets: ["LLFreeServer"]),
+        .library(name: "LLFreeClient", targets: ["LLFreeClient"]),
+        .executable(name: "llfreed", targets: ["llfreed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
+        // Benchmarks: the paper's user-space benchmarks against baselines (run in release).
+        .executableTarget(
+            name: "llfree-bench",
+            dependencies: [
+                "LLFree",
+                "LLFreePool",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The llfreed wire protocol: messages and their codec, no I/O.
+        .target(name: "LLFreeProtocol"),
+        .testTarget(name: "LLFreeProtocolTests", dependencies: ["LLFreeProtocol"]),
+        // The llfreed server: SwiftNIO Unix-socket server, one event loop per allocator core,
+        // access policy, counters; and the daemon's life (create/open/recover, serve, close).
+        .target(
+            name: "LLFreeServer",
+            dependencies: [
+                "LLFree", "LLFreeProtocol", "LLFreePool",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The client library: async and blocking APIs, pipelining, reconnect, frame mapping.
+        .target(
+            name: "LLFreeClient",
+            dependencies: [
+                "LLFreeProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // llfreed: the daemon executable (parses arguments, calls Daemon.run).
+        .executableTarget(
+            name: "llfreed",
+            dependencies: [
+                "LLFreeServer", "LLFreePool",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Unit tests of the request processor, and integration tests against the real llfreed
+        // binary (built as a product of this package) on a real socket.
+        .testTarget(
+            name: "LLFreeServerTests",
+            dependencies: [
+                "LLFreeServer", "LLFreeClient", "LLFreeProtocol", "LLFree",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // libpmem as a system library (pkg-config libpmem, Debian libpmem-dev).
+        .systemLibrary(name: "CLibPmem", pkgConfig: "libpmem", providers: [.apt(["libpmem-dev"])]),
+        // The persistent pool: on-media format, libpmem mapping, flush/fence discipline, recovery.
+        .target(
+            name: "LLFreePool",
+            dependencies: ["LLFree", "CLibPmem", .product(name: "Atomics", package: "swift-atomics")]
+        ),
+        .testTarget(name: "LLFreePoolTests", dependencies: ["LLFreePool", "LLFree", .product(name: "Atomics", package: "swift-atomics")]),
+        // llfree-ctl: format, inspect and check pool files (offline verbs; online ones talk to llfreed).
+        .executableTarget(
+            name: "llfree-ctl",
+            dependencies: ["LLFree", "LLFreePool", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           "LLFreeClient", "LLFreeProtocol", .product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
+        // The simulated persistence domain and the crash explorer.
+        .target(name: "LLFreeSimulation", dependencies: ["LLFree", "LLFreePool"]),
+        .testTarget(name: "LLFreeSimulationTests", dependencies: ["LLFreeSimulation", "LLFreePool", "LLFree"]),
+        // llfree-crashtest: simulator sweeps (sim) and the process-level kill loop (kill).
+        .executableTarget(
+            name: "llfree-crashtest",
+            dependencies: ["LLFreeSimulation", "LLFreePool", "LLFree", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // The allocator core: LLFree's lower and upper levels, no I/O.
         .target(
             name: "LLFree",

@@ -30,6 +30,10 @@ public struct ExplorerConfig: Sendable {
     public var replay: (event: Int, image: Int)? = nil
     /// Stop at the first violation.
     public var stopAtFirst = true
+    /// Run these steps instead of the seeded mix (single thread).
+    public var script: [Step]? = nil
+    /// Seconds to spend shrinking a single-threaded failure to a short script (0: do not).
+    public var shrinkSeconds = 20.0
 
     public init() {}
 }
@@ -44,11 +48,14 @@ public struct CrashFailure: Sendable, CustomStringConvertible {
     public var inFlight: [Int: SimOperation]
     public var violations: [String]
     public var replay: String
+    /// The steps up to the failure, shrunk where possible (single-threaded runs).
+    public var steps: [Step] = []
 
     public var description: String {
         var s = "VIOLATION (seed \(seed), \(phase), crash point \(event), image \(image), after \(operationIndex) operations)\n"
         s += "  in flight: " + (inFlight.isEmpty ? "nothing" : inFlight.sorted { $0.key < $1.key }.map { "thread \($0.key): \($0.value)" }.joined(separator: ", ")) + "\n"
         for v in violations { s += "  - \(v)\n" }
+        if !steps.isEmpty { s += "  steps (\(steps.count)): \(steps.map(\.description).joined(separator: " "))\n" }
         s += "  replay: \(replay)"
         return s
     }
@@ -92,11 +99,59 @@ public final class Explorer: @unchecked Sendable {
 
     var done: Bool { config.stopAtFirst && !result.failures.isEmpty }
 
-    /// Runs format crashes, then the workload with crashes.
+    /// Steps run so far (single thread), for replay and shrinking.
+    var executed: [Step] = []
+
+    /// Runs format crashes, then the workload with crashes; shrinks a single-threaded failure.
     public func run() -> ExplorerResult {
         exploreFormat()
         if !done { exploreWorkload() }
+        if config.threads == 1, config.replay == nil, config.shrinkSeconds > 0,
+           let failure = result.failures.first, failure.phase == "workload" {
+            result.failures[0] = shrink(failure)
+        }
         return result
+    }
+
+    // MARK: Shrinking
+
+    /// Leaves out as many steps as it can while some violation remains (delta debugging, within
+    /// the time budget), and returns the failure of the shortest script found.
+    func shrink(_ failure: CrashFailure) -> CrashFailure {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .milliseconds(Int(config.shrinkSeconds * 1000))
+        var best = failure
+        var current = failure.steps
+        func failing(_ steps: [Step]) -> CrashFailure? {
+            var c = config
+            c.script = steps
+            c.shrinkSeconds = 0
+            c.stopAtFirst = true
+            guard let explorer = try? Explorer(config: c) else { return nil }
+            return explorer.run().failures.first
+        }
+        var chunk = max(1, current.count / 2)
+        while clock.now < deadline {
+            var removed = false
+            var i = 0
+            while i < current.count && clock.now < deadline {
+                var candidate = current
+                candidate.removeSubrange(i..<min(i + chunk, current.count))
+                if let f = failing(candidate) {
+                    current = Array(candidate.prefix(f.operationIndex + 1))
+                    best = f
+                    removed = true
+                } else {
+                    i += chunk
+                }
+            }
+            if !removed {
+                if chunk == 1 { break }
+                chunk = max(1, chunk / 2)
+            }
+        }
+        best.steps = current
+        return best
     }
 
     // MARK: Format
@@ -177,10 +232,19 @@ public final class Explorer: @unchecked Sendable {
             }
         }
         let workload = Workload(seed: config.seed, frames: config.frames, maxOrder: layout.geometry.maxOrder)
-        if config.threads <= 1 {
+        if let script = config.script {
+            for (i, step) in script.enumerated() where !done {
+                operationIndex = i
+                executed.append(step)
+                workload.execute(step, on: pool.allocator, thread: 0, domain: domain, ledger: ledger)
+                if !workload.unexpected.isEmpty { fail(workload.unexpected, image: 0) }
+            }
+        } else if config.threads <= 1 {
             for i in 0..<config.operations where !done {
                 operationIndex = i
-                workload.step(pool.allocator, thread: 0, domain: domain, ledger: ledger)
+                let step = workload.generate(thread: 0, cores: 1, ledger: ledger)
+                executed.append(step)
+                workload.execute(step, on: pool.allocator, thread: 0, domain: domain, ledger: ledger)
                 if !workload.unexpected.isEmpty { fail(workload.unexpected, image: 0) }
                 if i % 200 == 199 { progress?(result) }
             }
@@ -190,7 +254,8 @@ public final class Explorer: @unchecked Sendable {
                 var i = thread
                 while i < self.config.operations && !self.done {
                     self.operationIndex = i
-                    workload.step(pool.allocator, thread: thread, domain: domain, ledger: self.ledger)
+                    let step = workload.generate(thread: thread, cores: self.config.threads, ledger: self.ledger)
+                    workload.execute(step, on: pool.allocator, thread: thread, domain: domain, ledger: self.ledger)
                     if !workload.unexpected.isEmpty && !self.done { self.fail(workload.unexpected, image: 0) }
                     if i % 200 == 199 { self.progress?(self.result) }
                     i += self.config.threads
@@ -314,14 +379,16 @@ public final class Explorer: @unchecked Sendable {
     }
 
     func fail(_ violations: [String], image index: Int) {
-        var replay = "llfree-crashtest sim --seed \(config.seed) --operations \(operationIndex + 1)"
-        if config.threads > 1 { replay += " --threads \(config.threads)" }
+        var replay = "llfree-crashtest sim --seed \(config.seed)"
+        if config.threads > 1 { replay += " --threads \(config.threads) --operations \(operationIndex + 1)" }
+        let steps = config.threads == 1 && phase == "workload" ? Array(executed.prefix(operationIndex + 1)) : []
+        if config.threads == 1 { replay += phase == "workload" ? " --script '\(steps.map(\.description).joined(separator: " "))'" : " --operations 0" }
         if config.mode != .adr { replay += " --mode \(config.mode.rawValue)" }
         if let b = config.broken { replay += " --break \(b.rawValue)" }
         replay += " --images \(config.imagesPerPoint) --replay \(event):\(index)"
         result.failures.append(CrashFailure(seed: config.seed, phase: phase, event: event, image: index,
                                             operationIndex: operationIndex, inFlight: ledger.inFlight,
-                                            violations: violations, replay: replay))
+                                            violations: violations, replay: replay, steps: steps))
     }
 }
 

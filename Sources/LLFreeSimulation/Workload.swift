@@ -28,52 +28,68 @@ final class Workload: @unchecked Sendable {
         }
     }
 
-    /// Runs one operation of `thread`, keeping `ledger` up to date. A refused put of a frame
-    /// nobody holds is expected; anything else unexpected is recorded as a violation by the
-    /// caller's checks (the live pool is validated at the end).
-    func step<P: Persistence>(_ llfree: LLFree<P>, thread: Int, domain: SimulatedDomain, ledger: Ledger) {
+    /// The next step of `thread`, drawn from its random stream (the workload's mix).
+    func generate(thread: Int, cores: Int, ledger: Ledger) -> Step {
         var rng = rngs[thread]
         defer { rngs[thread] = rng }
-        let core = thread % llfree.cores
         let heldFrames = ledger.held.values.reduce(0) { $0 + (1 << $1) }
         let full = heldFrames * 4 > Int(frames) * 3
         let action = Int.random(in: 0..<100, using: &rng)
-        domain.beginOperation()
         switch action {
         case 0..<45 where !full:
             let o = order(&rng)
-            let kind = Kind.allCases.randomElement(using: &rng)!
-            ledger.inFlight[thread] = .get(order: o, kind: kind)
-            if let frame = try? llfree.get(order: o, core: core, kind: kind) {
-                ledger.inFlight[thread] = nil
-                if !ledger.acknowledgeGet(frame, order: o) { unexpected.append("get(order: \(o)) returned \(frame), which a client holds") }
-            }
+            return .get(order: o, kind: Kind.allCases.randomElement(using: &rng)!)
         case 45..<53:
             let o = Int.random(in: 0...Geometry.hugeOrder, using: &rng)
-            let frame = UInt64.random(in: 0..<frames, using: &rng) & ~((1 << UInt64(o)) - 1)
-            guard frame + (1 << UInt64(o)) <= frames else { break }
+            return .getAt(frame: UInt64.random(in: 0..<frames, using: &rng) & ~((1 << UInt64(o)) - 1), order: o)
+        case 53..<58 where cores == 1:
+            return .doubleFree(frame: UInt64.random(in: 0..<frames, using: &rng))
+        case 58..<61:
+            return .drain
+        default:
+            let n = Int.random(in: 0..<1 << 30, using: &rng)
+            if Int.random(in: 0..<4, using: &rng) == 0 {
+                let o = Int.random(in: 0...3, using: &rng)
+                return .split(held: n, order: o, slot: Int.random(in: 0..<(512 >> o), using: &rng))
+            }
+            return .put(held: n)
+        }
+    }
+
+    /// Runs `step` as `thread`, keeping `ledger` up to date. Steps that do not apply to the
+    /// current state (nothing held, a frame that is held) do nothing. Wrong answers go to
+    /// ``unexpected``.
+    func execute<P: Persistence>(_ step: Step, on llfree: LLFree<P>, thread: Int, domain: SimulatedDomain, ledger: Ledger) {
+        let core = thread % llfree.cores
+        domain.beginOperation()
+        switch step {
+        case .get(let o, let kind):
+            ledger.inFlight[thread] = .get(order: o, kind: kind)
+            if let frame = try? llfree.get(order: o, core: core, kind: kind) {
+                if !ledger.acknowledgeGet(frame, order: o) { unexpected.append("get(order: \(o)) returned \(frame), which a client holds") }
+            }
+        case .getAt(let frame, let o):
+            guard frame + (1 << UInt64(o)) <= frames else { return }
             ledger.inFlight[thread] = .getAt(frame: frame, order: o)
             if (try? llfree.get(at: frame, order: o, core: core)) != nil {
-                ledger.inFlight[thread] = nil
                 if !ledger.acknowledgeGet(frame, order: o) { unexpected.append("get(at: \(frame), order: \(o)) succeeded on a held frame") }
             }
-        case 53..<58 where llfree.cores == 1:
-            // A double free: only single-threaded, where "nobody holds it" is certain.
-            let frame = UInt64.random(in: 0..<frames, using: &rng)
-            guard ledger.held.keys.allSatisfy({ frame < $0 || frame >= $0 + (1 << UInt64(ledger.held[$0]!)) }) else { break }
+        case .doubleFree(let frame):
+            // Only single-threaded, where "nobody holds it" is certain.
+            guard llfree.cores == 1, frame < frames,
+                  ledger.held.allSatisfy({ frame < $0.key || frame >= $0.key + (1 << UInt64($0.value)) }) else { return }
             ledger.inFlight[thread] = .put(frame: frame, order: 0)
             if (try? llfree.put(frame, order: 0, core: core)) != nil {
                 unexpected.append("put(\(frame), order: 0) of a frame nobody holds was accepted")
             }
-            ledger.inFlight[thread] = nil
-        case 58..<61:
+        case .drain:
             llfree.drain(core: core)
-        default:
-            guard let (start, o) = ledger.heldRun(Int.random(in: 0..<Int.max, using: &rng)) else { break }
+        case .put(let n), .split(let n, _, _):
+            guard let (start, o) = ledger.heldRun(n) else { return }
             var frame = start, put = o
-            if o == Geometry.hugeOrder && Int.random(in: 0..<4, using: &rng) == 0 {
-                put = Int.random(in: 0...3, using: &rng)
-                frame = start + (UInt64.random(in: 0..<(512 >> UInt64(put)), using: &rng) << UInt64(put))
+            if case .split(_, let part, let slot) = step, o == Geometry.hugeOrder {
+                put = part
+                frame = start + (UInt64(slot % (512 >> part)) << UInt64(part))
             }
             ledger.inFlight[thread] = .put(frame: frame, order: put)
             ledger.beginPut(frame, order: put)
@@ -82,7 +98,7 @@ final class Workload: @unchecked Sendable {
             } catch {
                 unexpected.append("put(\(frame), order: \(put)) of a held run was refused: \(error)")
             }
-            ledger.inFlight[thread] = nil
         }
+        ledger.inFlight[thread] = nil
     }
 }

@@ -49,6 +49,12 @@ struct SimCommand: ParsableCommand {
     @Option(help: "Replay one case: EVENT:IMAGE as printed by a failure.")
     var replay: String?
 
+    @Option(help: "Run these steps instead of the seeded mix (as printed by a failure; one thread).")
+    var script: String?
+
+    @Option(help: "Seconds to spend shrinking a single-threaded failure to a short script.")
+    var shrinkSeconds: Double = 20
+
     @Flag(help: "Keep going after a violation.")
     var keepGoing = false
 
@@ -66,6 +72,12 @@ struct SimCommand: ParsableCommand {
             replayPoint = (parts[0], parts[1])
         }
         guard threads >= 1, threads <= 16 else { throw ValidationError("--threads must be 1...16") }
+        var steps: [Step]? = nil
+        if let script {
+            guard let parsed = Step.script(script) else { throw ValidationError("--script holds a step that is not one (see the steps a failure prints)") }
+            guard threads == 1 else { throw ValidationError("--script runs one thread") }
+            steps = parsed
+        }
         var total = 0, violations = 0, leaked = 0, recoveries = 0
         var wasted = (clean: 0, repeated: 0, empty: 0, flushes: 0, fences: 0)
         for s in 0..<UInt64(seeds) {
@@ -78,6 +90,8 @@ struct SimCommand: ParsableCommand {
             config.imagesPerPoint = images
             config.replay = replayPoint
             config.stopAtFirst = !keepGoing
+            config.script = steps
+            config.shrinkSeconds = shrinkSeconds
             let explorer = try Explorer(config: config)
             let base = total
             explorer.progress = { r in

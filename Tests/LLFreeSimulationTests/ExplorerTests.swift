@@ -38,18 +38,32 @@ import LLFreeSimulation
 
     @Test(arguments: [BrokenStep.flush, .fence])
     func removingAPersistenceStepIsFound(step: BrokenStep) throws {
-        let r = try explore(seed: 41, operations: 300, broken: step)
-        #expect(!r.failures.isEmpty, "the harness missed a removed \(step)")
-        // The failure replays exactly from what it prints.
-        let f = try #require(r.failures.first)
         var config = ExplorerConfig()
-        config.seed = f.seed
-        config.operations = f.operationIndex + 1
+        config.seed = 41
+        config.operations = 300
         config.broken = step
-        config.replay = (f.event, f.image)
-        let again = try Explorer(config: config).run()
-        #expect(again.failures.first?.violations == f.violations)
-        #expect(again.images <= 2)
+        config.shrinkSeconds = 5
+        let r = try Explorer(config: config).run()
+        let f = try #require(r.failures.first, "the harness missed a removed \(step)")
+        // Shrinking left a short script that still fails.
+        #expect(!f.steps.isEmpty && f.steps.count <= 10, "\(f)")
+        // The failure replays exactly from what it prints.
+        var again = ExplorerConfig()
+        again.seed = f.seed
+        again.script = f.steps
+        again.broken = step
+        again.replay = (f.event, f.image)
+        let replayed = try Explorer(config: again).run()
+        #expect(replayed.failures.first?.violations == f.violations)
+        #expect(replayed.images <= 2)
+        #expect(f.replay.contains("--script '\(f.steps.map(\.description).joined(separator: " "))'"))
+    }
+
+    @Test func stepsRoundTripThroughText() {
+        let steps: [Step] = [.get(order: 3, kind: .movable), .getAt(frame: 4096, order: 9), .put(held: 7),
+                             .split(held: 2, order: 1, slot: 33), .doubleFree(frame: 5), .drain]
+        #expect(Step.script(steps.map(\.description).joined(separator: " ")) == steps)
+        #expect(Step.script("g3q") == nil)
     }
 
     @Test func reportsWastedPersistenceWork() throws {

@@ -1,0 +1,257 @@
+// The client library's async API: one connection to llfreed, requests pipelined on it (any
+// number of concurrent calls share the connection, each reply found by its id), batches larger
+// than the protocol's maximum split into pipelined requests, and a lost connection re-made by
+// the next call.
+
+import LLFreeProtocol
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A connection to llfreed. Thread-safe; calls may run concurrently and are pipelined.
+///
+/// Reconnect: when the daemon closes the connection (it restarted, say), calls in flight fail
+/// with ``ClientError/connectionLost(_:)`` and are not retried (a get may have been served);
+/// the next call connects again.
+public final class LLFreeClient: Sendable {
+    /// The daemon's socket.
+    public let socketPath: String
+    let group: EventLoopGroup
+    private let state = NIOLockedValueBox(State())
+    private let nextID = NIOLockedValueBox<UInt64>(1)
+
+    struct State {
+        /// The last connected channel (reused while active).
+        var channel: Channel? = nil
+        /// A connection being made, which concurrent calls share.
+        var connecting: EventLoopFuture<Channel>? = nil
+        var closed = false
+    }
+
+    /// A client of the daemon at `socketPath`; connects at the first call (or ``connect()``).
+    public init(socketPath: String, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.socketPath = socketPath
+        self.group = group
+    }
+
+    /// Connects now (otherwise the first call does).
+    public func connect() async throws(ClientError) {
+        do {
+            _ = try await channel().get()
+        } catch {
+            throw error as? ClientError ?? .connect(path: socketPath, reason: "\(error)")
+        }
+    }
+
+    /// Closes the connection. Calls in flight fail; later calls fail with ``ClientError/closed``.
+    public func close() async {
+        let channel = state.withLockedValue { s -> Channel? in
+            s.closed = true
+            defer { s.channel = nil }
+            return s.channel
+        }
+        try? await channel?.close()
+    }
+
+    // MARK: Operations
+
+    /// Negotiates the version and describes the pool.
+    public func hello() async throws(ClientError) -> PoolInfo {
+        try Self.hello(await send(.hello(minVersion: 1, maxVersion: UInt16(Wire.version))))
+    }
+
+    /// Allocates `count` runs of 2^`order` frames, in requests of at most ``Wire/maxBatch``
+    /// pipelined together. Returns what was obtained; if the pool ran out, the frames obtained
+    /// so far (they are the caller's) and the reason.
+    public func get(order: Int, count: Int, kind: FrameKind = .fixed) async throws(ClientError) -> GetResult {
+        let requests = try Self.getRequests(order: order, count: count, kind: kind)
+        var futures = [EventLoopFuture<Reply>]()
+        for request in requests { futures.append(submit(request)) }
+        var replies = [Reply]()
+        var failure: ClientError? = nil
+        for future in futures {
+            do { replies.append(try await future.get()) } catch { failure = failure ?? Self.clientError(error) }
+        }
+        // Frames from replies that did arrive are the caller's even if another part failed;
+        // an error then would lose them, so a partial result is returned with the reason.
+        return try Self.joinGets(replies, failure: failure)
+    }
+
+    /// Frees each run of 2^`order` frames in `frames` (pipelined batches of at most
+    /// ``Wire/maxBatch``); one result per run, in order.
+    public func put(order: Int, frames: [UInt64]) async throws(ClientError) -> PutResult {
+        let requests = try Self.putRequests(order: order, frames: frames)
+        var futures = [EventLoopFuture<Reply>]()
+        for request in requests { futures.append(submit(request)) }
+        var replies = [Reply]()
+        for future in futures {
+            do { replies.append(try await future.get()) } catch { throw Self.clientError(error) }
+        }
+        return try Self.joinPuts(replies)
+    }
+
+    /// Whether the run of 2^`order` frames at `frame` is free.
+    public func isFree(_ frame: UInt64, order: Int = 0) async throws(ClientError) -> Bool {
+        guard order >= 0, order <= Wire.maxOrder else { throw .invalidArgument("order \(order) is outside 0...\(Wire.maxOrder)") }
+        return try Self.isFree(await send(.isFree(order: UInt8(order), frame: frame)))
+    }
+
+    /// The pool's and the daemon's numbers.
+    public func stats() async throws(ClientError) -> PoolStats {
+        try Self.stats(await send(.stats))
+    }
+
+    /// An empty round trip.
+    public func ping() async throws(ClientError) {
+        try Self.ping(await send(.ping))
+    }
+
+    /// Sends any request and returns its reply as it came (error replies included).
+    public func send(_ request: Request) async throws(ClientError) -> Reply {
+        do {
+            return try await submit(request).get()
+        } catch {
+            throw Self.clientError(error)
+        }
+    }
+
+    // MARK: Plumbing shared with the blocking client
+
+    /// Sends `request` on the connection (connecting if needed); the future holds its reply.
+    func submit(_ request: Request) -> EventLoopFuture<Reply> {
+        let id = nextID.withLockedValue { id -> UInt64 in defer { id &+= 1 }; return id }
+        let message = RequestMessage(id: id, request)
+        return channel().flatMap { channel in
+            let promise = channel.eventLoop.makePromise(of: Reply.self)
+            channel.writeAndFlush(PendingRequest(message: message, promise: promise)).whenFailure { error in
+                promise.fail(error as? ClientError ?? ClientError.connectionLost("\(error)"))
+            }
+            return promise.futureResult
+        }
+    }
+
+    /// The connected channel, connecting if there is none or the last one closed.
+    func channel() -> EventLoopFuture<Channel> {
+        let path = socketPath
+        let group = self.group
+        let decision = state.withLockedValue { s -> (existing: EventLoopFuture<Channel>?, created: EventLoopPromise<Channel>?) in
+            if s.closed { return (group.any().makeFailedFuture(ClientError.closed), nil) }
+            if let channel = s.channel, channel.isActive { return (channel.eventLoop.makeSucceededFuture(channel), nil) }
+            if let connecting = s.connecting { return (connecting, nil) }
+            let promise = group.any().makePromise(of: Channel.self)
+            s.connecting = promise.futureResult
+            return (nil, promise)
+        }
+        if let existing = decision.existing { return existing }
+        let promise = decision.created!
+        // Completed outside the lock: a connect that fails at once completes synchronously.
+        ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ReplyDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(ClientHandler())
+                }
+            }
+            .connect(unixDomainSocketPath: path)
+            .whenComplete { [state] result in
+                state.withLockedValue { s in
+                    s.connecting = nil
+                    if case .success(let channel) = result { s.channel = channel }
+                }
+                switch result {
+                case .success(let channel): promise.succeed(channel)
+                case .failure(let error): promise.fail(ClientError.connect(path: path, reason: "\(error)"))
+                }
+            }
+        return promise.futureResult
+    }
+
+    static func clientError(_ error: Error) -> ClientError {
+        error as? ClientError ?? .connectionLost("\(error)")
+    }
+
+    // MARK: Requests and replies
+
+    static func checkOrder(_ order: Int) throws(ClientError) {
+        guard order >= 0, order <= Wire.maxOrder else { throw .invalidArgument("order \(order) is outside 0...\(Wire.maxOrder)") }
+    }
+
+    static func getRequests(order: Int, count: Int, kind: FrameKind) throws(ClientError) -> [Request] {
+        try checkOrder(order)
+        guard count >= 1 else { throw .invalidArgument("count \(count) is not positive") }
+        return stride(from: 0, to: count, by: Wire.maxBatch).map {
+            .get(order: UInt8(order), count: UInt32(min(Wire.maxBatch, count - $0)), kind: kind)
+        }
+    }
+
+    static func putRequests(order: Int, frames: [UInt64]) throws(ClientError) -> [Request] {
+        try checkOrder(order)
+        guard !frames.isEmpty else { throw .invalidArgument("no frames to put") }
+        return stride(from: 0, to: frames.count, by: Wire.maxBatch).map {
+            .put(order: UInt8(order), frames: Array(frames[$0..<min($0 + Wire.maxBatch, frames.count)]))
+        }
+    }
+
+    static func joinGets(_ replies: [Reply], failure: ClientError?) throws(ClientError) -> GetResult {
+        var result = GetResult(frames: [])
+        var firstError: ClientError? = nil
+        for reply in replies {
+            switch reply {
+            case .get(let part):
+                result.frames += part.frames
+                if result.shortfall == nil { result.shortfall = part.shortfall }
+            case .error(_, let error):
+                firstError = firstError ?? .refused(error)
+            default:
+                firstError = firstError ?? .protocolViolation("a get was answered with \(reply)")
+            }
+        }
+        if result.frames.isEmpty, let error = firstError ?? failure { throw error }
+        if result.shortfall == nil && (firstError != nil || failure != nil) { result.shortfall = .internalError }
+        return result
+    }
+
+    static func joinPuts(_ replies: [Reply]) throws(ClientError) -> PutResult {
+        var results = [ErrorCode?]()
+        for reply in replies {
+            switch reply {
+            case .put(let part): results += part.results
+            case .error(_, let error): throw .refused(error)
+            default: throw .protocolViolation("a put was answered with \(reply)")
+            }
+        }
+        return PutResult(results: results)
+    }
+
+    static func hello(_ reply: Reply) throws(ClientError) -> PoolInfo {
+        switch reply {
+        case .hello(let info): return info
+        case .error(_, let error): throw .refused(error)
+        default: throw .protocolViolation("a hello was answered with \(reply)")
+        }
+    }
+
+    static func isFree(_ reply: Reply) throws(ClientError) -> Bool {
+        switch reply {
+        case .isFree(let free): return free
+        case .error(_, let error): throw .refused(error)
+        default: throw .protocolViolation("an is-free was answered with \(reply)")
+        }
+    }
+
+    static func stats(_ reply: Reply) throws(ClientError) -> PoolStats {
+        switch reply {
+        case .stats(let stats): return stats
+        case .error(_, let error): throw .refused(error)
+        default: throw .protocolViolation("a stats was answered with \(reply)")
+        }
+    }
+
+    static func ping(_ reply: Reply) throws(ClientError) {
+        switch reply {
+        case .ping: return
+        case .error(_, let error): throw .refused(error)
+        default: throw .protocolViolation("a ping was answered with \(reply)")
+        }
+    }
+}

@@ -1,0 +1,238 @@
+// The pool file: create it sparse and format it, open it (validate through a read-only
+// descriptor first, lock, map with pmem_map_file, choose the durability mode, run PoolImage.open),
+// close and unmap it, and inspect it read-only.
+
+import LLFree
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An open pool file and its allocator.
+///
+/// The allocator (``allocator``) is valid until ``close()`` or ``abandon()``, or until the pool is
+/// released; a pool released without ``close()`` stays dirty and is recovered at the next open.
+/// ``close()`` must not run concurrently with gets or puts.
+public final class Pool: @unchecked Sendable {
+    /// The file's path.
+    public let path: String
+    /// The durability mode in effect and why.
+    public let durability: Durability
+    /// The allocator, by persistence type.
+    public let allocator: PoolAllocator
+    /// Holds the pool's exclusive lock while open.
+    private let file: PoolFile
+    private let mapping: Pmem.Mapping
+    private var mapped = true
+
+    /// The header as validated at open.
+    public var header: PoolHeader { allocator.header }
+    /// What open found and did, mapping time included.
+    public var report: OpenReport { allocator.report }
+    /// First byte of the frames area (frame `n` is at `frames + n * 4096`).
+    public var frames: UnsafeMutableRawPointer { mapping.base + Int(header.layout.framesOffset) }
+
+    private init(path: String, durability: Durability, allocator: PoolAllocator, file: PoolFile, mapping: Pmem.Mapping) {
+        self.path = path
+        self.durability = durability
+        self.allocator = allocator
+        self.file = file
+        self.mapping = mapping
+    }
+
+    deinit {
+        if mapped { try? Pmem.unmap(mapping.base, length: mapping.length) }
+    }
+
+    // MARK: Format
+
+    /// Creates and formats a pool file for `frames` frames (sparse: only header and metadata take
+    /// space). The header is written last, so a crash during format never leaves a valid pool.
+    /// - Parameters:
+    ///   - force: overwrite an existing file (it is truncated first, so no old content survives);
+    ///     without it an existing file is refused.
+    ///   - durability: how the format itself is made durable.
+    /// - Returns: the header written and the durability used.
+    /// - Throws: ``PoolError``: `.exists`, `.locked` (someone has it open), `.invalidArgument`
+    ///   (size), `.system`. Refusals change nothing; a failure after truncation says so.
+    @discardableResult
+    public static func format(path: String, frames: UInt64, treeChildren: Int = Geometry.defaultTreeChildren,
+                              force: Bool = false, durability: DurabilityRequest = .automatic) throws(PoolError) -> (header: PoolHeader, durability: Durability) {
+        let layout = try PoolLayout(frames: frames, treeChildren: treeChildren, file: path)
+        var created = true
+        let file: PoolFile
+        do {
+            file = try PoolFile(path: path, flags: O_RDWR | O_CREAT | O_EXCL)
+        } catch where error.reason == .exists && force {
+            created = false
+            file = try PoolFile(path: path, flags: O_RDWR)
+        }
+        // From here a file we created is removed again on failure, so it too stays "unchanged".
+        func fail(_ error: PoolError) -> PoolError {
+            if created {
+                unlink(path)
+                return PoolError(file: error.file, reason: error.reason, unchanged: true)
+            }
+            return error
+        }
+        do {
+            try file.lock(exclusive: true)
+            _ = try file.size()
+            if !created { try file.truncate(to: 0, unchanged: true) }
+            try file.truncate(to: layout.fileSize, unchanged: created)
+        } catch {
+            throw fail(error)
+        }
+        let mapping: Pmem.Mapping
+        do {
+            mapping = try Pmem.mapFile(path: path)
+        } catch {
+            throw fail(PoolError(file: path, reason: .system(error), unchanged: false))
+        }
+        defer { try? Pmem.unmap(mapping.base, length: mapping.length) }
+        guard UInt64(mapping.length) == layout.fileSize else {
+            throw fail(PoolError(file: path, reason: .wrongSize(size: UInt64(mapping.length), expected: layout.fileSize), unchanged: false))
+        }
+        let chosen = durability.resolve(isPmem: mapping.isPmem)
+        let header: PoolHeader
+        do {
+            switch chosen.mode {
+            case .pmem, .cpuCache:
+                header = try PoolImage.format(base: mapping.base, length: mapping.length, persistence: PmemPersistence(),
+                                              frames: frames, treeChildren: treeChildren, name: path)
+            case .msync:
+                header = try PoolImage.format(base: mapping.base, length: mapping.length, persistence: MsyncPersistence(),
+                                              frames: frames, treeChildren: treeChildren, name: path)
+            }
+        } catch {
+            throw fail(PoolError(file: path, reason: error.reason, unchanged: false))
+        }
+        return (header, chosen)
+    }
+
+    // MARK: Open
+
+    /// Opens the pool file at `path` for an allocator of `cores` cores.
+    ///
+    /// Before anything is mapped writable: the file is opened read-only, locked exclusively
+    /// (`flock`, refused if held) and its header and size are validated. Then the file is mapped
+    /// with `pmem_map_file`, the durability mode chosen, and ``PoolImage/open(base:length:persistence:cores:name:)``
+    /// marks it dirty, recovers it if it was dirty, and builds the upper level.
+    /// - Throws: ``PoolError``; every refusal leaves the file unchanged.
+    public static func open(path: String, cores: Int, durability: DurabilityRequest = .automatic) throws(PoolError) -> Pool {
+        let clock = ContinuousClock()
+        guard cores > 0, cores <= 1 << 16 else {
+            throw PoolError(file: path, reason: .invalidArgument("core count \(cores) is outside 1...65536"))
+        }
+        let file = try PoolFile(path: path, flags: O_RDONLY)
+        try file.lock(exclusive: true)
+        let size = try file.size()
+        let header = try validate(file, size: size)
+        let start = clock.now
+        let mapping: Pmem.Mapping
+        do {
+            mapping = try Pmem.mapFile(path: path)
+        } catch {
+            throw PoolError(file: path, reason: .system(error))
+        }
+        let mapTime = clock.now - start
+        guard UInt64(mapping.length) == header.layout.fileSize else {
+            try? Pmem.unmap(mapping.base, length: mapping.length)
+            throw PoolError(file: path, reason: .wrongSize(size: UInt64(mapping.length), expected: header.layout.fileSize))
+        }
+        let chosen = durability.resolve(isPmem: mapping.isPmem)
+        let allocator: PoolAllocator
+        do {
+            switch chosen.mode {
+            case .pmem, .cpuCache:
+                allocator = .pmem(try PoolImage.open(base: mapping.base, length: mapping.length, persistence: PmemPersistence(),
+                                                     cores: cores, name: path))
+            case .msync:
+                allocator = .msync(try PoolImage.open(base: mapping.base, length: mapping.length, persistence: MsyncPersistence(),
+                                                      cores: cores, name: path))
+            }
+        } catch {
+            try? Pmem.unmap(mapping.base, length: mapping.length)
+            throw error
+        }
+        return Pool(path: path, durability: chosen, allocator: allocator.withReport { $0.mapping = mapTime },
+                    file: file, mapping: mapping)
+    }
+
+    /// Reads the header through `file` and checks the file's size against it.
+    private static func validate(_ file: PoolFile, size: UInt64) throws(PoolError) -> PoolHeader {
+        let bytes = try file.read(PoolLayout.headerLength, at: 0)
+        let parsed = bytes.withUnsafeBytes { raw in
+            Result { () throws(PoolError) -> PoolHeader in
+                // An empty file has no base address; it is simply not a pool.
+                guard let base = raw.baseAddress else { throw PoolError(file: file.path, reason: .notAPool(magic: 0)) }
+                return try PoolHeader.read(from: base, length: raw.count, file: file.path)
+            }
+        }
+        let header = try parsed.get()
+        if size < header.layout.fileSize {
+            throw PoolError(file: file.path, reason: .truncated(size: size, needed: header.layout.fileSize))
+        }
+        if size > header.layout.fileSize {
+            throw PoolError(file: file.path, reason: .wrongSize(size: size, expected: header.layout.fileSize))
+        }
+        return header
+    }
+
+    // MARK: Close
+
+    /// Closes the pool: drains every reservation, persists the metadata, makes the clean state
+    /// durable, unmaps the file and releases the lock. No get or put may run during or after it.
+    /// - Throws: ``PoolError`` if unmapping failed (the pool is clean on media all the same).
+    public func close() throws(PoolError) {
+        guard mapped else { return }
+        allocator.close()
+        try unmap()
+    }
+
+    /// Unmaps the pool without closing it: the state stays dirty and the next open recovers, as
+    /// after a crash of the process. For tests and benchmarks of recovery.
+    public func abandon() throws(PoolError) {
+        guard mapped else { return }
+        try unmap()
+    }
+
+    /// Unmaps the file, then releases the lock (in this order, so a next opener never shares
+    /// the mapping's pages with a writer).
+    private func unmap() throws(PoolError) {
+        mapped = false
+        defer { file.close() }
+        do {
+            try Pmem.unmap(mapping.base, length: mapping.length)
+        } catch {
+            throw PoolError(file: path, reason: .system(error))
+        }
+    }
+
+    // MARK: Inspect
+
+    /// Inspects the pool file read-only: opens it `O_RDONLY`, validates header and size, maps the
+    /// header and metadata `PROT_READ` and checks every counter against the bitfields. Never
+    /// writes; takes only a shared lock, and only to learn whether the pool is in use.
+    /// - Parameters:
+    ///   - requireIdle: refuse with `.locked` when another opener has the pool open (a live
+    ///     pool's counters move under the scan).
+    /// - Throws: ``PoolError`` if the file is not a usable pool.
+    public static func inspect(path: String, requireIdle: Bool = false) throws(PoolError) -> PoolInspection {
+        let file = try PoolFile(path: path, flags: O_RDONLY)
+        var inUse = false
+        do {
+            try file.lock(exclusive: false)
+        } catch where error.reason == .locked {
+            if requireIdle { throw error }
+            inUse = true
+        }
+        let size = try file.size()
+        let header = try validate(file, size: size)
+        let length = header.layout.imageLength
+        let base = try file.mapReadOnly(length: length)
+        defer { munmap(UnsafeMutableRawPointer(mutating: base), length) }
+        var inspection = try PoolInspection.inspect(base: base, length: length, name: path)
+        inspection.inUse = inUse
+        return inspection
+    }
+}

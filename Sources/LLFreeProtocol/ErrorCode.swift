@@ -1,0 +1,56 @@
+// Error codes of the wire protocol: the status field of a reply header, the reason of a partly
+// served get and the per-frame result of a put.
+
+/// Why a request (or one frame of it) was refused. `0` on the wire means success and has no case.
+public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
+    /// The body does not have the layout its operation requires, or a reserved field is not zero.
+    case malformed = 1
+    /// The header's version (or the hello range) names no version this peer speaks.
+    case unsupportedVersion = 2
+    /// The op byte names no operation.
+    case unknownOperation = 3
+    /// The length field is larger than ``Wire/maxLength``. The connection is closed.
+    case tooLarge = 4
+    /// The length field is smaller than the rest of a header. The connection is closed.
+    case tooShort = 5
+    /// The order is larger than the pool allows.
+    case invalidOrder = 6
+    /// The frame count is 0 or larger than ``Wire/maxBatch``.
+    case invalidCount = 7
+    /// The kind byte names no kind.
+    case invalidKind = 8
+    /// The frame (or its run of 2^order frames) is not inside the pool.
+    case invalidFrame = 9
+    /// The frame is not aligned to its order.
+    case misaligned = 10
+    /// No free run of that order exists anywhere in the pool.
+    case outOfMemory = 11
+    /// A put of frames not allocated with that order: a double free or an order mismatch.
+    case notAllocated = 12
+    /// The client's credentials are not admitted. The connection is closed.
+    case accessDenied = 13
+    /// The daemon is shutting down and takes no new requests.
+    case shuttingDown = 14
+    /// The daemon failed in a way that is not the client's fault.
+    case internalError = 15
+
+    public var description: String {
+        switch self {
+        case .malformed: return "malformed"
+        case .unsupportedVersion: return "unsupported version"
+        case .unknownOperation: return "unknown operation"
+        case .tooLarge: return "message too large"
+        case .tooShort: return "message too short"
+        case .invalidOrder: return "invalid order"
+        case .invalidCount: return "invalid count"
+        case .invalidKind: return "invalid kind"
+        case .invalidFrame: return "frame out of range"
+        case .misaligned: return "frame misaligned"
+        case .outOfMemory: return "out of memory"
+        case .notAllocated: return "not allocated"
+        case .accessDenied: return "access denied"
+        case .shuttingDown: return "shutting down"
+        case .internalError: return "internal error"
+        }
+    }
+}

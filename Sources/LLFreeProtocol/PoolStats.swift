@@ -1,0 +1,47 @@
+// The body of a stats reply: the pool's free frames and the daemon's counters.
+
+/// A snapshot of the pool and the daemon. Free counts are exact when no operation is in flight.
+public struct PoolStats: Sendable, Equatable {
+    /// Frames in the pool.
+    public var frames: UInt64
+    /// Free frames.
+    public var freeFrames: UInt64
+    /// Free huge (order 9) frames.
+    public var freeHugeFrames: UInt64
+    /// Connections accepted since start.
+    public var clientsAccepted: UInt64
+    /// Connections refused by the access policy since start.
+    public var clientsRefused: UInt64
+    /// Requests answered since start (errors included).
+    public var operationsServed: UInt64
+    /// Frames handed out by gets since start.
+    public var framesAllocated: UInt64
+    /// Frames freed by puts since start.
+    public var framesFreed: UInt64
+    /// Requests answered with an error, and put frames refused, since start.
+    public var errors: UInt64
+    /// Connections open now.
+    public var clientsConnected: UInt32
+    /// Tree occupancy.
+    public var trees: TreeSummary
+    /// Free naturally aligned runs per order: `freeRuns[o]` for order `o`, 0...maxOrder.
+    public var freeRuns: [UInt64]
+
+    public init(frames: UInt64 = 0, freeFrames: UInt64 = 0, freeHugeFrames: UInt64 = 0, clientsAccepted: UInt64 = 0,
+                clientsRefused: UInt64 = 0, operationsServed: UInt64 = 0, framesAllocated: UInt64 = 0,
+                framesFreed: UInt64 = 0, errors: UInt64 = 0, clientsConnected: UInt32 = 0,
+                trees: TreeSummary = TreeSummary(), freeRuns: [UInt64] = []) {
+        self.frames = frames
+        self.freeFrames = freeFrames
+        self.freeHugeFrames = freeHugeFrames
+        self.clientsAccepted = clientsAccepted
+        self.clientsRefused = clientsRefused
+        self.operationsServed = operationsServed
+        self.framesAllocated = framesAllocated
+        self.framesFreed = framesFreed
+        self.errors = errors
+        self.clientsConnected = clientsConnected
+        self.trees = trees
+        self.freeRuns = freeRuns
+    }
+}

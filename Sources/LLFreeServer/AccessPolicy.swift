@@ -1,0 +1,31 @@
+// Who may talk to the daemon: a peer is admitted if its uid or its gid is allowed. The default
+// admits the daemon's own user and root, which with the socket's mode 0660 keeps the frames of a
+// pool to the people who own it.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The uids and gids whose processes are served.
+public struct AccessPolicy: Sendable, Equatable, CustomStringConvertible {
+    /// Users admitted.
+    public var uids: Set<UInt32>
+    /// Groups admitted (the peer's primary gid as SO_PEERCRED reports it).
+    public var gids: Set<UInt32>
+
+    public init(uids: Set<UInt32>, gids: Set<UInt32> = []) {
+        self.uids = uids
+        self.gids = gids
+    }
+
+    /// The daemon's own uid and root.
+    public static var `default`: AccessPolicy { AccessPolicy(uids: [UInt32(getuid()), 0]) }
+
+    /// nil if `peer` is admitted, else why not (for the error reply and the log).
+    public func refusal(of peer: PeerCredentials) -> String? {
+        if uids.contains(peer.uid) || gids.contains(peer.gid) { return nil }
+        return "peer \(peer) is not admitted: allowed uids \(uids.sorted()), gids \(gids.sorted())"
+    }
+
+    public var description: String { "uids \(uids.sorted()), gids \(gids.sorted())" }
+}

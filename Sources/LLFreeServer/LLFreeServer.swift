@@ -1,0 +1,110 @@
+// The llfreed server: a SwiftNIO Unix-socket server with one event loop per allocator core.
+// Each connection is served on the loop it was accepted onto, with that loop's core index, so
+// a core's allocator calls always come from one thread and reservations map to real cores.
+
+import Logging
+import LLFreeProtocol
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// Serves an allocator's frames over a Unix socket.
+public final class LLFreeServer<A: FrameAllocator>: Sendable {
+    public let allocator: A
+    public let pool: PoolDescription
+    public let configuration: ServerConfiguration
+    public let counters: ServerCounters
+    let logger: Logger
+    let state = ServerState()
+    let group: MultiThreadedEventLoopGroup
+    /// Core index of each event loop.
+    let cores: [ObjectIdentifier: Int]
+    private let channel = NIOLockedValueBox<Channel?>(nil)
+
+    /// Creates a server; nothing listens until ``start()``.
+    /// - Throws: ``ServerError/invalidConfiguration(_:)`` if there are more threads than allocator
+    ///   cores, or the pool description does not fit the protocol.
+    public init(allocator: A, pool: PoolDescription, configuration: ServerConfiguration, logger: Logger) throws(ServerError) {
+        guard configuration.threads >= 1, configuration.threads <= allocator.cores else {
+            throw .invalidConfiguration("\(configuration.threads) threads, but the allocator has \(allocator.cores) cores (one per thread is needed)")
+        }
+        guard pool.uuid.count == 16 else { throw .invalidConfiguration("a pool UUID has 16 bytes, not \(pool.uuid.count)") }
+        guard pool.path.utf8.count <= Wire.maxPath else {
+            throw .invalidConfiguration("the pool path is longer than \(Wire.maxPath) bytes")
+        }
+        self.allocator = allocator
+        self.pool = pool
+        self.configuration = configuration
+        self.logger = logger
+        self.counters = ServerCounters(cores: allocator.cores)
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
+        var cores = [ObjectIdentifier: Int]()
+        for (i, loop) in group.makeIterator().enumerated() { cores[ObjectIdentifier(loop)] = i }
+        self.cores = cores
+    }
+
+    /// Binds the socket and starts serving.
+    /// - Throws: ``ServerError``; on failure no socket file of this server remains.
+    public func start() async throws(ServerError) {
+        let path = configuration.socketPath
+        try SocketFile.prepare(path)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try self.initialize(channel)
+                }
+            }
+        let bound: Channel
+        do {
+            bound = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
+        } catch {
+            throw .bind(path: path, reason: "\(error)")
+        }
+        do {
+            try SocketFile.setMode(path, configuration.socketMode)
+        } catch {
+            try? await bound.close()
+            SocketFile.remove(path)
+            throw error
+        }
+        channel.withLockedValue { $0 = bound }
+        logger.info("serving", metadata: [
+            "socket": "\(path)", "mode": "\(String(configuration.socketMode, radix: 8))",
+            "threads": "\(configuration.threads)", "access": "\(configuration.access)",
+        ])
+    }
+
+    private func initialize(_ channel: Channel) throws {
+        guard let core = cores[ObjectIdentifier(channel.eventLoop)] else {
+            throw ServerError.internalError("a connection was accepted onto an event loop of another group")
+        }
+        let processor = RequestProcessor(allocator: allocator, core: core, pool: pool, counters: counters)
+        let handler = ConnectionHandler(processor: processor, policy: configuration.access, state: state, logger: logger)
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RequestDecoder()))
+        try channel.pipeline.syncOperations.addHandler(handler)
+        state.track(channel)
+    }
+
+    /// Stops gracefully: stops accepting, lets every connection answer what it has read and flush
+    /// its replies (closing those that do not finish within `timeout`), removes the socket file
+    /// and stops the event loops. The allocator is not touched: closing the pool is the caller's.
+    public func shutdown(timeout: Duration = .seconds(5)) async {
+        state.beginShutdown()
+        if let listening = channel.withLockedValue({ c -> Channel? in defer { c = nil }; return c }) {
+            try? await listening.close()
+            SocketFile.remove(configuration.socketPath)
+        }
+        let open = state.open
+        for connection in open { connection.pipeline.fireUserInboundEventTriggered(ServerState.Drain()) }
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while !state.open.isEmpty && clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        for connection in state.open { try? await connection.close() }
+        try? await group.shutdownGracefully()
+        logger.info("stopped serving", metadata: ["connections drained": "\(open.count)"])
+    }
+}

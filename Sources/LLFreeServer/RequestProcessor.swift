@@ -1,0 +1,174 @@
+// Turns one decoded request into its reply against the allocator, on behalf of one core. All
+// checks against the pool's geometry happen here, before the allocator is touched, so that a
+// bad request changes nothing. Independent of NIO, so it is tested directly.
+
+import LLFree
+import LLFreeProtocol
+
+/// Serves requests from one allocator core. Not thread-safe per instance: each event loop has
+/// its own processor, which is what keeps each core's calls on one thread.
+public struct RequestProcessor<A: FrameAllocator> {
+    public let allocator: A
+    public let core: Int
+    public let pool: PoolDescription
+    public let counters: ServerCounters
+
+    public init(allocator: A, core: Int, pool: PoolDescription, counters: ServerCounters) {
+        precondition(core >= 0 && core < allocator.cores, "core \(core) is outside the allocator's 0..<\(allocator.cores)")
+        self.allocator = allocator
+        self.core = core
+        self.pool = pool
+        self.counters = counters
+    }
+
+    /// The hello reply body for this pool.
+    public var info: PoolInfo {
+        let g = allocator.geometry
+        return PoolInfo(version: UInt16(Wire.version), durability: pool.durability, maxOrder: UInt8(g.maxOrder),
+                        frameSize: UInt32(Geometry.frameSize), frames: g.frames, framesOffset: pool.framesOffset,
+                        children: UInt32(g.children), treeChildren: UInt32(g.treeChildren), trees: UInt32(g.trees),
+                        maxBatch: UInt32(Wire.maxBatch), cores: UInt16(clamping: allocator.cores), uuid: pool.uuid, path: pool.path)
+    }
+
+    /// Answers `message`. Counts the operation (and errors).
+    public func process(_ message: RequestMessage) -> ReplyMessage {
+        counters.add(.operations, core: core)
+        let reply = answer(message.request)
+        if case .error = reply { counters.add(.errors, core: core) }
+        return ReplyMessage(id: message.id, reply)
+    }
+
+    /// The reply to a request the codec refused.
+    public func refuse(_ error: ProtocolError) -> ReplyMessage {
+        counters.add(.operations, core: core)
+        counters.add(.errors, core: core)
+        return ReplyMessage(id: error.id ?? 0, .error(op: error.op ?? Wire.framingErrorOp, ReplyError(error.code, error.message)))
+    }
+
+    func answer(_ request: Request) -> Reply {
+        let g = allocator.geometry
+        let op = request.operation.rawValue
+        func fail(_ code: ErrorCode, _ text: String) -> Reply { .error(op: op, ReplyError(code, text)) }
+        switch request {
+        case .hello(let minVersion, let maxVersion):
+            guard (minVersion...maxVersion).contains(UInt16(Wire.version)) else {
+                return fail(.unsupportedVersion, "this daemon speaks version \(Wire.version) only, not \(minVersion)...\(maxVersion)")
+            }
+            return .hello(info)
+
+        case .get(let order, let count, let kind):
+            guard Int(order) <= g.maxOrder else {
+                return fail(.invalidOrder, "order \(order) exceeds this pool's maximum \(g.maxOrder); nothing was allocated")
+            }
+            var error: LLFreeError? = nil
+            let frames = [UInt64](unsafeUninitializedCapacity: Int(count)) { buffer, initialized in
+                let result = allocator.get(order: Int(order), core: core, kind: Kind(rawValue: kind.rawValue)!, into: buffer)
+                initialized = result.count
+                error = result.error
+            }
+            counters.add(.framesAllocated, UInt64(frames.count) << UInt64(order), core: core)
+            var shortfall: ErrorCode? = nil
+            if let error {
+                switch error {
+                case .outOfMemory: shortfall = .outOfMemory
+                case .invalidArgument, .notAllocated, .notFree: shortfall = .internalError
+                }
+                if frames.isEmpty { counters.add(.errors, core: core) }
+            }
+            return .get(GetResult(frames: frames, shortfall: shortfall))
+
+        case .put(let order, let frames):
+            guard Int(order) <= g.maxOrder else {
+                return fail(.invalidOrder, "order \(order) exceeds this pool's maximum \(g.maxOrder); nothing was freed")
+            }
+            var results = [ErrorCode?](repeating: nil, count: frames.count)
+            // Check every run against the geometry first; only valid ones reach the allocator.
+            var valid = [UInt64]()
+            var indices = [Int]()
+            var allValid = true
+            for (i, frame) in frames.enumerated() {
+                if let code = Self.check(frame: frame, order: Int(order), geometry: g) {
+                    results[i] = code
+                    allValid = false
+                }
+            }
+            if !allValid {
+                valid.reserveCapacity(frames.count)
+                indices.reserveCapacity(frames.count)
+                for (i, frame) in frames.enumerated() where results[i] == nil {
+                    valid.append(frame)
+                    indices.append(i)
+                }
+            }
+            let batch = allValid ? frames : valid
+            let freed = batch.withUnsafeBufferPointer { buffer in
+                allocator.put(frames: buffer, order: Int(order), core: core) { index, error in
+                    let at = allValid ? index : indices[index]
+                    switch error {
+                    case .notAllocated: results[at] = .notAllocated
+                    case .invalidArgument: results[at] = .invalidFrame
+                    case .outOfMemory, .notFree: results[at] = .internalError
+                    }
+                }
+            }
+            counters.add(.framesFreed, UInt64(freed) << UInt64(order), core: core)
+            let refused = frames.count - freed
+            if refused > 0 { counters.add(.errors, UInt64(refused), core: core) }
+            return .put(PutResult(results: results))
+
+        case .isFree(let order, let frame):
+            guard Int(order) <= g.maxOrder else {
+                return fail(.invalidOrder, "order \(order) exceeds this pool's maximum \(g.maxOrder)")
+            }
+            if let code = Self.check(frame: frame, order: Int(order), geometry: g) {
+                return fail(code, code == .misaligned ? "frame \(frame) is not aligned to order \(order)"
+                                                      : "frame \(frame) of order \(order) is not inside the \(g.frames) frames")
+            }
+            do {
+                return .isFree(try allocator.isFree(frame, order: Int(order)))
+            } catch {
+                return fail(.internalError, "\(error)")
+            }
+
+        case .stats:
+            return .stats(stats())
+
+        case .ping:
+            return .ping
+        }
+    }
+
+    /// nil if the run of 2^`order` frames at `frame` lies in the pool and is aligned, else why not.
+    @inline(__always)
+    static func check(frame: UInt64, order: Int, geometry g: Geometry) -> ErrorCode? {
+        let size = UInt64(1) << UInt64(order)
+        if frame >= g.frames || g.frames - frame < size { return .invalidFrame }
+        if frame & (size - 1) != 0 { return .misaligned }
+        return nil
+    }
+
+    /// The pool's and the daemon's numbers now.
+    public func stats() -> PoolStats {
+        let g = allocator.geometry
+        var summary = TreeSummary(trees: UInt32(g.trees))
+        for tree in allocator.treeStats() {
+            if tree.reserved { summary.reserved += 1 }
+            if tree.free == tree.frames {
+                summary.free += 1
+            } else if tree.free == 0 {
+                summary.full += 1
+            } else {
+                summary.partial += 1
+                let allocated = tree.frames - tree.free
+                summary.occupancy[min(TreeSummary.buckets - 1, allocated * TreeSummary.buckets / tree.frames)] += 1
+            }
+        }
+        return PoolStats(
+            frames: g.frames, freeFrames: UInt64(allocator.freeFrames), freeHugeFrames: UInt64(allocator.freeHugeFrames),
+            clientsAccepted: counters.accepted.load(ordering: .relaxed), clientsRefused: counters.refused.load(ordering: .relaxed),
+            operationsServed: counters.total(.operations), framesAllocated: counters.total(.framesAllocated),
+            framesFreed: counters.total(.framesFreed), errors: counters.total(.errors),
+            clientsConnected: UInt32(clamping: counters.connected.load(ordering: .relaxed)),
+            trees: summary, freeRuns: (0...g.maxOrder).map { UInt64(allocator.freeRuns(order: $0)) })
+    }
+}

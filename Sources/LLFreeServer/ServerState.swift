@@ -1,0 +1,30 @@
+// State shared by all connections of a server: whether it is shutting down, and the open
+// channels, so a graceful shutdown can drain each of them.
+
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Shared, thread-safe server state.
+final class ServerState: Sendable {
+    /// The event that asks a connection to finish what it read and close.
+    struct Drain: Sendable {}
+
+    private let shuttingDown = NIOLockedValueBox(false)
+    private let channels = NIOLockedValueBox([ObjectIdentifier: Channel]())
+
+    var isShuttingDown: Bool { shuttingDown.withLockedValue { $0 } }
+
+    func beginShutdown() { shuttingDown.withLockedValue { $0 = true } }
+
+    /// Tracks `channel` until it closes.
+    func track(_ channel: Channel) {
+        let id = ObjectIdentifier(channel)
+        channels.withLockedValue { $0[id] = channel }
+        channel.closeFuture.whenComplete { [self] _ in
+            _ = channels.withLockedValue { $0.removeValue(forKey: id) }
+        }
+    }
+
+    /// The open connections.
+    var open: [Channel] { channels.withLockedValue { Array($0.values) } }
+}

@@ -1,0 +1,171 @@
+// The timed loops and the thread choreography of the paper's benchmarks. Every function is
+// generic over the allocator, so each is specialised per allocator type: the loops call the
+// allocator's get/put directly (inlined where the allocator allows), with no existential, no
+// allocation and no reference counting inside a timed region.
+
+/// Runs one benchmark once on a fresh allocator.
+enum Harness {
+    /// What one run needs to know.
+    struct Config: Sendable {
+        var bench: BenchKind
+        var order: Int
+        var threads: Int
+        /// Operations per thread.
+        var allocs: Int
+        var frames: UInt64
+        var cpus: [Int]
+        var seed: UInt64
+    }
+
+    /// Why a run is not valid.
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Creates an `A` for `config`, runs the benchmark on `config.threads` pinned threads and
+    /// checks that every frame is free again afterwards.
+    static func measure<A: FrameAllocator>(_ type: A.Type, _ config: Config) throws(Failure) -> Sample {
+        let allocator = A(frames: config.frames, cores: config.threads, order: config.order)
+        let state = RunState(threads: config.threads, allocs: config.allocs)
+        let order = config.order
+        switch config.bench {
+        case .bulk:
+            Workers.run(threads: config.threads, cpus: config.cpus) { t in bulk(allocator, state, order, t) }
+        case .repeat:
+            Workers.run(threads: config.threads, cpus: config.cpus) { t in repeatPairs(allocator, state, order, t) }
+        case .rand:
+            let seed = config.seed
+            Workers.run(threads: config.threads, cpus: config.cpus) { t in rand(allocator, state, order, t, seed: seed) }
+        }
+        let free = allocator.freeFrames
+        guard free == Int(config.frames) else {
+            throw Failure(description: "\(A.name) \(config.bench) order \(order) threads \(config.threads): \(free) of \(config.frames) frames free at the end")
+        }
+        let ops = config.threads * config.allocs
+        var sample = Sample(getNs: state.mean(state.first), putNs: state.mean(state.second))
+        if config.bench == .repeat { sample.putNs = sample.getNs }
+        if let s0 = state.snapshots[0], let s1 = state.snapshots[1] {
+            sample.getCalls = PersistenceRates(s1 - s0, operations: ops)
+            if config.bench == .repeat { sample.putCalls = sample.getCalls }
+        }
+        if config.bench != .repeat, let s2 = state.snapshots[2], let s3 = state.snapshots[3] {
+            sample.putCalls = PersistenceRates(s3 - s2, operations: ops)
+        }
+        return sample
+    }
+
+    // MARK: Thread bodies
+
+    /// Lines all threads up; thread 0 records the persistence counts in `slot` meanwhile.
+    @inline(__always)
+    static func sync<A: FrameAllocator>(_ a: A, _ state: RunState, _ t: Int, snapshot slot: Int) {
+        state.barrier.wait()
+        if t == 0 { state.snapshots[slot] = a.persistenceCounts() }
+        state.barrier.wait()
+    }
+
+    static func bulk<A: FrameAllocator>(_ a: A, _ state: RunState, _ order: Int, _ t: Int) {
+        let frames = state.frames(of: t)
+        let n = state.allocs
+        sync(a, state, t, snapshot: 0)
+        let t0 = Clock.now()
+        getLoop(a, order, t, frames, n)
+        let t1 = Clock.now()
+        state.first[t] = t1 &- t0
+        state.barrier.wait()
+        if t == 0 { state.snapshots[1] = a.persistenceCounts() }
+        sync(a, state, t, snapshot: 2)
+        let t2 = Clock.now()
+        putLoopReversed(a, order, t, frames, n)
+        let t3 = Clock.now()
+        state.second[t] = t3 &- t2
+        state.barrier.wait()
+        if t == 0 { state.snapshots[3] = a.persistenceCounts() }
+    }
+
+    static func repeatPairs<A: FrameAllocator>(_ a: A, _ state: RunState, _ order: Int, _ t: Int) {
+        let frames = state.frames(of: t)
+        let n = state.allocs
+        // Half the memory allocated first, as in the paper.
+        getLoop(a, order, t, frames, n)
+        sync(a, state, t, snapshot: 0)
+        let t0 = Clock.now()
+        pairLoop(a, order, t, n)
+        let t1 = Clock.now()
+        state.first[t] = t1 &- t0
+        state.barrier.wait()
+        if t == 0 { state.snapshots[1] = a.persistenceCounts() }
+        state.barrier.wait()
+        putLoopReversed(a, order, t, frames, n)
+    }
+
+    static func rand<A: FrameAllocator>(_ a: A, _ state: RunState, _ order: Int, _ t: Int, seed: UInt64) {
+        let frames = state.frames(of: t)
+        let n = state.allocs
+        sync(a, state, t, snapshot: 0)
+        let t0 = Clock.now()
+        getLoop(a, order, t, frames, n)
+        let t1 = Clock.now()
+        state.first[t] = t1 &- t0
+        state.barrier.wait()
+        if t == 0 {
+            state.snapshots[1] = a.persistenceCounts()
+            // Shuffle all threads' frames together: each thread then frees frames of all cores.
+            var rng = WyRand(seed: seed)
+            rng.shuffle(state.frames, count: state.threads * state.allocs)
+        }
+        sync(a, state, t, snapshot: 2)
+        let t2 = Clock.now()
+        putLoop(a, order, t, frames, n)
+        let t3 = Clock.now()
+        state.second[t] = t3 &- t2
+        state.barrier.wait()
+        if t == 0 { state.snapshots[3] = a.persistenceCounts() }
+    }
+
+    // MARK: Timed loops
+
+    @inline(never)
+    static func getLoop<A: FrameAllocator>(_ a: A, _ order: Int, _ core: Int, _ frames: UnsafeMutablePointer<UInt64>, _ count: Int) {
+        var i = 0
+        while i < count {
+            guard let frame = a.get(order: order, core: core) else { failed(A.self, "get", i) }
+            frames[i] = frame
+            i &+= 1
+        }
+    }
+
+    @inline(never)
+    static func putLoop<A: FrameAllocator>(_ a: A, _ order: Int, _ core: Int, _ frames: UnsafeMutablePointer<UInt64>, _ count: Int) {
+        var i = 0
+        while i < count {
+            if !a.put(frames[i], order: order, core: core) { failed(A.self, "put", i) }
+            i &+= 1
+        }
+    }
+
+    @inline(never)
+    static func putLoopReversed<A: FrameAllocator>(_ a: A, _ order: Int, _ core: Int, _ frames: UnsafeMutablePointer<UInt64>, _ count: Int) {
+        var i = count
+        while i > 0 {
+            i &-= 1
+            if !a.put(frames[i], order: order, core: core) { failed(A.self, "put", i) }
+        }
+    }
+
+    @inline(never)
+    static func pairLoop<A: FrameAllocator>(_ a: A, _ order: Int, _ core: Int, _ count: Int) {
+        var i = 0
+        while i < count {
+            guard let frame = a.get(order: order, core: core) else { failed(A.self, "get", i) }
+            if !a.put(frame, order: order, core: core) { failed(A.self, "put", i) }
+            i &+= 1
+        }
+    }
+
+    /// Out of line, so the loops carry no string building.
+    @inline(never)
+    static func failed<A: FrameAllocator>(_ type: A.Type, _ op: StaticString, _ i: Int) -> Never {
+        fatalError("\(A.name): \(op) number \(i) failed")
+    }
+}

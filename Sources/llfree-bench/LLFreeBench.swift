@@ -1,0 +1,14 @@
+// Entry point of llfree-bench: the paper's benchmarks (the default) and the pool's recovery and
+// persistence benchmarks as subcommands.
+
+import ArgumentParser
+
+/// `llfree-bench`: benchmarks of the LLFree allocator core and of llfreed's pool.
+@main
+struct LLFreeBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "llfree-bench",
+        abstract: "Benchmarks of LLFree and llfreed. Run the release build.",
+        subcommands: [PaperCommand.self, RecoveryCommand.self, PersistentCommand.self],
+        defaultSubcommand: PaperCommand.self)
+}

@@ -1,0 +1,46 @@
+// `llfree-ctl format POOL --size SIZE`: creates a sparse pool file and formats it (metadata first,
+// header last). Refuses an existing file unless --force.
+
+import ArgumentParser
+import LLFree
+import LLFreePool
+
+struct FormatCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "format",
+        abstract: "Create and format a pool file.",
+        discussion: "SIZE is the memory the pool manages (its frames area), e.g. 512M, 1G, 4T; the file is larger by the header and the metadata, rounded to 2 MiB, and sparse."
+    )
+
+    @Argument(help: "The pool file to create.")
+    var pool: String
+
+    @Option(help: "Memory managed: a multiple of 4K, with unit K, M, G, T (powers of 1024).")
+    var size: String
+
+    @Option(help: "Children (2 MiB regions) per tree, a power of two.")
+    var treeChildren: Int = Geometry.defaultTreeChildren
+
+    @Option(help: "Durability of the format itself: auto, cpu-cache or msync.")
+    var durability: DurabilityRequest = .automatic
+
+    @Flag(help: "Overwrite an existing file.")
+    var force = false
+
+    func run() throws {
+        let bytes: UInt64
+        do {
+            bytes = try SizeParser.parse(size)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        guard bytes >= UInt64(Geometry.frameSize), bytes % UInt64(Geometry.frameSize) == 0 else {
+            throw ValidationError("size \(size) is not a positive multiple of 4K")
+        }
+        let (header, used) = try Pool.format(path: pool, frames: bytes / UInt64(Geometry.frameSize),
+                                             treeChildren: treeChildren, force: force, durability: durability)
+        print("formatted \(pool): \(SizeParser.format(header.layout.framesLength)) in \(header.frames) frames, \(header.geometry.children) children, \(header.geometry.trees) trees of \(header.treeChildren) children")
+        print("file \(header.layout.fileSize) bytes (sparse), metadata \(header.layout.metadataLength) bytes, frames at offset \(header.layout.framesOffset)")
+        print("uuid \(header.uuidString); durability \(used)")
+    }
+}
