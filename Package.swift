@@ -22,6 +22,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Deployment (issue 6): configuration file, metrics and their Prometheus exposition.
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.0.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // Benchmarks: the paper's user-space benchmarks against baselines (run in release).
@@ -49,8 +54,25 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // llfreed's configuration: defaults < file (YAML) < environment (LLFREED_*) < flags,
+        // validated before anything is opened; and the daemon's log format.
+        .target(
+            name: "LLFreedConfiguration",
+            dependencies: [
+                "LLFreeServer", "LLFreePool", "LLFree", "LLFreeProtocol",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "LLFreedConfigurationTests", dependencies: ["LLFreedConfiguration", "LLFreeServer", "LLFreePool",
+                                                                      .product(name: "Logging", package: "swift-log")]),
         // The client library: async and blocking APIs, pipelining, reconnect, frame mapping.
         .target(
             name: "LLFreeClient",
@@ -99,7 +121,8 @@ let package = Package(
         // llfree-crashtest: simulator sweeps (sim) and the process-level kill loop (kill).
         .executableTarget(
             name: "llfree-crashtest",
-            dependencies: ["LLFreeSimulation", "LLFreePool", "LLFree", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["LLFreeSimulation", "LLFreePool", "LLFree", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           "LLFreeClient", "LLFreeProtocol"]
         ),
         // The allocator core: LLFree's lower and upper levels, no I/O.
         .target(

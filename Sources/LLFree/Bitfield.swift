@@ -109,7 +109,8 @@ public struct Bitfield {
                 expected: 0, desired: ~0, ordering: .acquiringAndReleasing)
             if !done {
                 // Give back what we took; we own those rows, so nobody else changed them.
-                // The undone state must become durable too, or a crash later could find the rows taken.
+                // The undone state is made durable at once: the caller may answer "no" without a
+                // fence, and a crash later must not find the rows taken.
                 if i > 0 {
                     while i > 0 {
                         i -= 1
@@ -117,6 +118,7 @@ public struct Bitfield {
                         p.stored(line, truth: true)
                     }
                     p.flush(line)
+                    p.fence()
                 }
                 return false
             }
@@ -190,6 +192,7 @@ public struct Bitfield {
                         p.stored(line, truth: true)
                     }
                     p.flush(line)
+                    p.fence()
                 }
                 return false
             }

@@ -129,9 +129,6 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     public func get(order: Int, core: Int, kind: Kind = .fixed) throws(LLFreeError) -> UInt64 {
         try check(order: order, core: core)
         guard let frame = getInner(order: order, core: core, kind: Int(kind.effective(order: order).rawValue)) else {
-            // The search may have taken and given back rows or children: make that durable
-            // before the client hears "no", so no crash later finds them taken.
-            p.fence()
             throw .outOfMemory(order: order)
         }
         p.fence()
@@ -154,7 +151,7 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
             frames[n] = frame
             n += 1
         }
-        p.fence()
+        if n > 0 { p.fence() }
         return (n, error)
     }
 
@@ -177,7 +174,6 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
         if owner == nil && !takeGlobal(t, n) { throw .notFree(frame: frame, order: order) }
         guard lower.get(at: frame, order: order) else {
             if let owner { giveBack(owner.core, owner.kind, tree: t, n) } else { treeAdd(t, n) }
-            p.fence()  // an undone multi-row or multi-child take must be durable before "no"
             throw .notFree(frame: frame, order: order)
         }
         p.fence()

@@ -137,7 +137,11 @@ public struct Lower<P: Persistence> {
                     entry(c).store(free, ordering: .releasing)
                     p.stored(entryLine(c), truth: true)
                 }
-                if undone > 0 { flushEntries(start, undone) }
+                if undone > 0 {
+                    // Durable at once: the caller may answer "no" without a fence.
+                    flushEntries(start, undone)
+                    p.fence()
+                }
                 return false
             }
             p.stored(entryLine(c), truth: true)
@@ -212,7 +216,11 @@ public struct Lower<P: Persistence> {
                     _ = entry(c).compareExchange(expected: free, desired: taken, ordering: .acquiringAndReleasing)
                     p.stored(entryLine(c), truth: true)
                 }
-                if undone > 0 { flushEntries(start, undone) }
+                if undone > 0 {
+                    // Durable at once: the caller may answer "no" without a fence.
+                    flushEntries(start, undone)
+                    p.fence()
+                }
                 throw .notAllocated(frame: frame, order: order)
             }
             p.stored(entryLine(c), truth: true)

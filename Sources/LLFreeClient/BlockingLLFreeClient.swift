@@ -24,9 +24,7 @@ public final class BlockingLLFreeClient: Sendable {
 
     /// Closes the connection.
     public func close() {
-        let done = client.group.any().makePromise(of: Void.self)
-        done.completeWithTask { await self.client.close() }
-        try? done.futureResult.wait()
+        try? client.closeChannel().wait()
     }
 
     private func wait(_ future: EventLoopFuture<Reply>) throws(ClientError) -> Reply {

@@ -7,6 +7,9 @@ import LLFreeProtocol
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A connection to llfreed. Thread-safe; calls may run concurrently and are pipelined.
 ///
@@ -28,6 +31,11 @@ public final class LLFreeClient: Sendable {
         var closed = false
     }
 
+    /// The daemon's default socket for this user (see ``Wire/defaultSocketPath(uid:runtimeDirectory:)``).
+    public static var defaultSocketPath: String {
+        Wire.defaultSocketPath(uid: UInt32(getuid()), runtimeDirectory: getenv("XDG_RUNTIME_DIR").flatMap { String(validatingCString: $0) })
+    }
+
     /// A client of the daemon at `socketPath`; connects at the first call (or ``connect()``).
     public init(socketPath: String, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.socketPath = socketPath
@@ -45,12 +53,19 @@ public final class LLFreeClient: Sendable {
 
     /// Closes the connection. Calls in flight fail; later calls fail with ``ClientError/closed``.
     public func close() async {
+        try? await closeChannel().get()
+    }
+
+    /// Closes the connection without needing a Swift concurrency thread (the blocking client
+    /// waits on this from any thread).
+    func closeChannel() -> EventLoopFuture<Void> {
         let channel = state.withLockedValue { s -> Channel? in
             s.closed = true
             defer { s.channel = nil }
             return s.channel
         }
-        try? await channel?.close()
+        guard let channel else { return group.any().makeSucceededVoidFuture() }
+        return channel.close().recover { _ in }
     }
 
     // MARK: Operations

@@ -25,4 +25,13 @@ public enum Wire {
     public static let replyBit: UInt8 = 0x80
     /// The op byte of a reply to a message whose header could not be read (bad length).
     public static let framingErrorOp: UInt8 = 0xFF
+
+    /// The socket path daemon and clients agree on by default: `/run/llfreed/llfreed.sock` for
+    /// root, `$XDG_RUNTIME_DIR/llfreed.sock` otherwise, `/tmp/llfreed-UID/llfreed.sock` when
+    /// there is no runtime directory.
+    public static func defaultSocketPath(uid: UInt32, runtimeDirectory: String?) -> String {
+        if uid == 0 { return "/run/llfreed/llfreed.sock" }
+        if let runtimeDirectory, !runtimeDirectory.isEmpty { return runtimeDirectory + "/llfreed.sock" }
+        return "/tmp/llfreed-\(uid)/llfreed.sock"
+    }
 }

@@ -1,6 +1,7 @@
 // How a server is set up: where it listens, who may connect, how many event loops (one per
 // allocator core) serve.
 
+import LLFreeProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,10 +28,6 @@ public struct ServerConfiguration: Sendable {
     /// `/run/llfreed/llfreed.sock` for root, `$XDG_RUNTIME_DIR/llfreed.sock` otherwise (falling
     /// back to `/tmp/llfreed-UID/llfreed.sock` when XDG_RUNTIME_DIR is unset).
     public static var defaultSocketPath: String {
-        if getuid() == 0 { return "/run/llfreed/llfreed.sock" }
-        if let dir = getenv("XDG_RUNTIME_DIR"), let text = String(validatingCString: dir), !text.isEmpty {
-            return text + "/llfreed.sock"
-        }
-        return "/tmp/llfreed-\(getuid())/llfreed.sock"
+        Wire.defaultSocketPath(uid: UInt32(getuid()), runtimeDirectory: getenv("XDG_RUNTIME_DIR").flatMap { String(validatingCString: $0) })
     }
 }

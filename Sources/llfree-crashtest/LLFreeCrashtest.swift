@@ -8,5 +8,5 @@ struct LLFreeCrashtest: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "llfree-crashtest",
         abstract: "Crash tests for llfreed: a simulated power-fail domain (sim) and a process kill loop (kill).",
-        subcommands: [SimCommand.self])
+        subcommands: [SimCommand.self, KillCommand.self])
 }

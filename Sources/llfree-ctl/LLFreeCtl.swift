@@ -18,6 +18,6 @@ struct LLFreeCtl: ParsableCommand {
 
     /// Verbs that talk to a running llfreed; add them here.
     static var online: [ParsableCommand.Type] {
-        []
+        [StatusCommand.self, GetCommand.self, PutCommand.self, StatsCommand.self, BenchCommand.self]
     }
 }

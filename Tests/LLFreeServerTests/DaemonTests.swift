@@ -51,17 +51,17 @@ import Testing
     }
 
     @Test func batchesBeyondTheProtocolLimitAreSplit() throws {
-        let daemon = try DaemonProcess()
+        let daemon = try DaemonProcess(size: "128M")
         defer { daemon.remove() }
         let client = BlockingLLFreeClient(socketPath: daemon.socket)
         defer { client.close() }
         let got = try client.get(order: 0, count: Wire.maxBatch + 1000)
         #expect(got.frames.count == Wire.maxBatch + 1000 && got.shortfall == nil)
         #expect(Set(got.frames).count == got.frames.count)
-        let rest = try client.get(order: 0, count: 16384)
+        let rest = try client.get(order: 0, count: 20000)
         #expect(rest.shortfall == .outOfMemory)
-        #expect(got.frames.count + rest.frames.count == 64 * 256)
-        #expect(try client.put(order: 0, frames: got.frames + rest.frames).freed == 64 * 256)
+        #expect(got.frames.count + rest.frames.count == 128 * 256)
+        #expect(try client.put(order: 0, frames: got.frames + rest.frames).freed == 128 * 256)
     }
 
     @Test func acknowledgedStateSurvivesSIGKILLAndRecoveryIsLogged() throws {

@@ -1,0 +1,78 @@
+// Every setting llfreed reads: its key in the configuration file, its environment variable, its
+// command-line flag, and what a valid value looks like. One table, so that the file, the
+// environment, the flags, --check-config and the error messages cannot disagree on a name.
+
+/// A setting of llfreed.
+public enum SettingKey: String, CaseIterable, Sendable, Comparable {
+    case poolPath = "pool.path"
+    case poolCreate = "pool.create"
+    case poolSize = "pool.size"
+    case poolTreeChildren = "pool.tree-children"
+    case poolDurability = "pool.durability"
+    case socketPath = "socket.path"
+    case socketMode = "socket.mode"
+    case socketGroup = "socket.group"
+    case threads = "threads"
+    case accessUIDs = "access.uids"
+    case accessGIDs = "access.gids"
+    case logLevel = "log.level"
+    case logFormat = "log.format"
+    case metricsListen = "metrics.listen"
+
+    /// The key's components ("pool", "path"): nesting in the YAML file.
+    public var components: [String] { rawValue.split(separator: ".").map(String.init) }
+
+    /// The environment variable that sets it: `LLFREED_` and the key in upper case, `.` and `-`
+    /// as `_` (the encoding swift-configuration's EnvironmentVariablesProvider applies).
+    public var environmentName: String {
+        "LLFREED_" + rawValue.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+    }
+
+    /// The command-line flag that sets it.
+    public var flag: String {
+        switch self {
+        case .poolPath: return "--pool"
+        case .poolCreate: return "--create"
+        case .poolSize: return "--size"
+        case .poolTreeChildren: return "--tree-children"
+        case .poolDurability: return "--durability"
+        case .socketPath: return "--socket"
+        case .socketMode: return "--socket-mode"
+        case .socketGroup: return "--socket-group"
+        case .threads: return "--threads"
+        case .accessUIDs: return "--allow-uid"
+        case .accessGIDs: return "--allow-gid"
+        case .logLevel: return "--log-level"
+        case .logFormat: return "--log-format"
+        case .metricsListen: return "--metrics-listen"
+        }
+    }
+
+    /// Whether the value is a list (a YAML sequence, a comma-separated environment variable, a
+    /// repeated flag).
+    public var isList: Bool { self == .accessUIDs || self == .accessGIDs }
+
+    /// What a valid value looks like, for error messages and the example file.
+    public var expected: String {
+        switch self {
+        case .poolPath: return "a path to the pool file"
+        case .poolCreate: return "true or false"
+        case .poolSize: return "a size: a whole number of bytes with an optional unit K, M, G, T (powers of 1024), e.g. 1G; at least 2M"
+        case .poolTreeChildren: return "a power of two in 1...\(Limits.maxTreeChildren)"
+        case .poolDurability: return "auto, cpu-cache or msync"
+        case .socketPath: return "a path of 1...\(Limits.maxSocketPath) bytes for the Unix socket"
+        case .socketMode: return "octal permission bits, e.g. 0660"
+        case .socketGroup: return "a group name or number (empty: the daemon's own group)"
+        case .threads: return "a number of event loops in 1...1024, or 0 (or auto) for one per CPU"
+        case .accessUIDs: return "a list of user names or numbers"
+        case .accessGIDs: return "a list of group names or numbers"
+        case .logLevel: return "trace, debug, info, notice, warning, error or critical"
+        case .logFormat: return "auto, text or journal"
+        case .metricsListen: return "empty or off (no metrics), HOST:PORT on an IP address (e.g. 127.0.0.1:9464), or a Unix socket path starting with / or ./"
+        }
+    }
+
+    public static func < (lhs: SettingKey, rhs: SettingKey) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}

@@ -1,0 +1,177 @@
+// `llfree-ctl bench`: a load generator against a running llfreed. First the round-trip latency
+// of ping versus a single-frame get in the same run (what serving a frame adds to a round trip),
+// then for each clients x batch combination: every client thread loops get(batch) + put(those
+// frames) for the duration; a progress line while it runs, and a final table of frames/s and
+// latency percentiles (HdrHistogram).
+
+import ArgumentParser
+import Foundation
+import Histogram
+import LLFreeClient
+import LLFreeProtocol
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Load-test llfreed: ping vs get latency, then frames/s for clients x batch.",
+        discussion: "Every frame obtained is put back before a client stops. To pin, run it under taskset (and llfreed too).")
+
+    @OptionGroup var connection: SocketOptions
+
+    @Option(help: "Client counts, comma-separated.")
+    var clients = "1,2,4,8"
+
+    @Option(help: "Batch sizes (runs per get and per put), comma-separated.")
+    var batch = "1,16,256"
+
+    @Option(help: "Seconds per clients x batch combination.")
+    var duration = 2.0
+
+    @Option(help: "Order of the runs.")
+    var order = 0
+
+    @Option(help: "Round trips of each kind in the ping vs get latency phase (0 skips it).")
+    var latencyRounds = 20000
+
+    func run() throws {
+        let clientCounts = try list(clients, "--clients")
+        let batches = try list(batch, "--batch")
+        guard duration > 0 else { throw ValidationError("--duration must be positive") }
+        do {
+            let probe = try connection.client()
+            let info = try probe.hello()
+            probe.close()
+            print("llfreed at \(connection.path): pool \(info.path), \(info.frames) frames, \(info.durability), \(info.cores) cores")
+            if latencyRounds > 0 { try latencyPhase() }
+            var rows = [[String]]()
+            for k in clientCounts {
+                for b in batches {
+                    rows.append(try throughput(clients: k, batch: b))
+                }
+            }
+            FileHandleOutput.progress("")
+            print("")
+            printTable(["clients", "batch", "order", "frames/s", "get p50 us", "get p99 us", "get p99.9 us", "put p50 us", "put p99 us"], rows)
+        } catch let failure as OnlineFailure {
+            throw failure.exit()
+        } catch {
+            throw OnlineFailure("\(error)", code: 2).exit()
+        }
+    }
+
+    private func list(_ text: String, _ name: String) throws -> [Int] {
+        let values = text.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 > 0 }), values.count == text.split(separator: ",").count else {
+            throw ValidationError("\(name) '\(text)' is not a comma-separated list of positive numbers")
+        }
+        return values
+    }
+
+    /// Alternates ping and get(1)+put(1) on one connection; compares their round trips.
+    private func latencyPhase() throws {
+        let client = try connection.client()
+        defer { client.close() }
+        var ping = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+        var get = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+        let clock = ContinuousClock()
+        for round in 0..<latencyRounds {
+            let t0 = clock.now
+            try client.ping()
+            let t1 = clock.now
+            let got = try client.get(order: order, count: 1)
+            let t2 = clock.now
+            guard !got.frames.isEmpty else { throw OnlineFailure("the pool has no free run of order \(order)", code: 1) }
+            _ = try client.put(order: order, frames: got.frames)
+            if round >= latencyRounds / 10 {  // the first tenth warms up
+                _ = ping.record(nanoseconds(t1 - t0))
+                _ = get.record(nanoseconds(t2 - t1))
+            }
+            if round % 2000 == 0 { FileHandleOutput.progress("latency: \(round)/\(latencyRounds) round trips") }
+        }
+        FileHandleOutput.progress("")
+        let p50ping = Double(ping.valueAtPercentile(50)), p50get = Double(get.valueAtPercentile(50))
+        print("")
+        printTable(["round trip", "p50 us", "p90 us", "p99 us", "p99.9 us"], [
+            ["ping"] + [50, 90, 99, 99.9].map { micro(ping.valueAtPercentile($0)) },
+            ["get 1 frame"] + [50, 90, 99, 99.9].map { micro(get.valueAtPercentile($0)) },
+        ])
+        print(String(format: "a single-frame get costs %+.1f%% over a ping (p50)", (p50get / p50ping - 1) * 100))
+        print("")
+    }
+
+    /// Per-thread results of a throughput run.
+    final class Worker: @unchecked Sendable {
+        var get = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+        var put = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+        var failure: Error? = nil
+        let lock = NSLock()
+        var frames: UInt64 = 0
+    }
+
+    private func throughput(clients k: Int, batch b: Int) throws -> [String] {
+        let workers = (0..<k).map { _ in Worker() }
+        let stop = Date().addingTimeInterval(duration)
+        let socket = connection.path
+        let order = self.order
+        let threads = workers.map { worker in
+            Thread {
+                let client = BlockingLLFreeClient(socketPath: socket)
+                defer { client.close() }
+                let clock = ContinuousClock()
+                do {
+                    while Date() < stop {
+                        let t0 = clock.now
+                        let got = try client.get(order: order, count: b)
+                        let t1 = clock.now
+                        if !got.frames.isEmpty { _ = try client.put(order: order, frames: got.frames) }
+                        let t2 = clock.now
+                        _ = worker.get.record(nanoseconds(t1 - t0))
+                        _ = worker.put.record(nanoseconds(t2 - t1))
+                        worker.lock.lock()
+                        worker.frames += UInt64(got.frames.count)
+                        worker.lock.unlock()
+                    }
+                } catch {
+                    worker.failure = error
+                }
+            }
+        }
+        let start = Date()
+        for thread in threads { thread.start() }
+        while Date() < stop {
+            Thread.sleep(forTimeInterval: 0.5)
+            let frames = workers.reduce(UInt64(0)) { sum, w in w.lock.lock(); defer { w.lock.unlock() }; return sum + w.frames }
+            FileHandleOutput.progress(String(format: "clients %d, batch %d: %.0f frames/s", k, b, Double(frames) / Date().timeIntervalSince(start)))
+        }
+        for thread in threads { while !thread.isFinished { Thread.sleep(forTimeInterval: 0.01) } }
+        let elapsed = Date().timeIntervalSince(start)
+        if let failure = workers.compactMap(\.failure).first { throw OnlineFailure("a bench client failed: \(failure)", code: 2) }
+        var get = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+        var put = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+        for w in workers {
+            get.add(w.get)
+            put.add(w.put)
+        }
+        let frames = workers.reduce(UInt64(0)) { $0 + $1.frames }
+        return ["\(k)", "\(b)", "\(order)", String(format: "%.0f", Double(frames) / elapsed),
+                micro(get.valueAtPercentile(50)), micro(get.valueAtPercentile(99)), micro(get.valueAtPercentile(99.9)),
+                micro(put.valueAtPercentile(50)), micro(put.valueAtPercentile(99))]
+    }
+
+    private func micro(_ ns: UInt64) -> String { String(format: "%.1f", Double(ns) / 1000) }
+
+    private func printTable(_ header: [String], _ rows: [[String]]) {
+        let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max()! }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { String(repeating: " ", count: widths[$0.offset] - $0.element.count) + $0.element }.joined(separator: "  ")
+        }
+        print(line(header))
+        for row in rows { print(line(row)) }
+    }
+}
+
+/// Nanoseconds in a duration (at least 1, so a histogram always records it).
+private func nanoseconds(_ d: Duration) -> UInt64 {
+    let (seconds, attoseconds) = d.components
+    return max(1, UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000))
+}
