@@ -52,7 +52,9 @@ struct KillCommand: ParsableCommand {
         defer { if ownDirectory { try? FileManager.default.removeItem(atPath: dir) } }
         let binary = daemon ?? Self.sibling("llfreed")
         let pool = dir + "/kill.pool", socket = dir + "/llfreed.sock", logPath = dir + "/llfreed.log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
+            throw ValidationError("cannot create the daemon log \(logPath)")
+        }
         print("kill loop: \(cycles) cycles, \(clients) clients, orders 0...\(maxOrder), seed \(seed), daemon \(binary), log \(logPath)")
 
         let ledger = KillLedger()

@@ -44,8 +44,8 @@ final class DaemonProcess {
     }
 
     func start(size: String = "64M", threads: Int = 2, extra: [String] = [], wait: Bool = true) throws {
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = FileHandle(forWritingAtPath: logPath)!
+        guard FileManager.default.createFile(atPath: logPath, contents: nil),
+              let log = FileHandle(forWritingAtPath: logPath) else { throw CocoaError(.fileWriteUnknown) }
         log.seekToEndOfFile()
         process = Process()
         let arguments = ["--pool", pool, "--create", "--size", size, "--socket", socket, "--threads", "\(threads)",
