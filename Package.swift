@@ -72,7 +72,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LLFreedConfigurationTests", dependencies: ["LLFreedConfiguration", "LLFreeServer", "LLFreePool",
-                                                                      .product(name: "Logging", package: "swift-log")]),
+                                                                      .product(name: "Logging", package: "swift-log"),
+                                                                      .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         // The client library: async and blocking APIs, pipelining, reconnect, frame mapping.
         .target(
             name: "LLFreeClient",
@@ -87,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "llfreed",
             dependencies: [
-                "LLFreeServer", "LLFreePool",
+                "LLFreeServer", "LLFreePool", "LLFreedConfiguration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -103,10 +104,12 @@ let package = Package(
         ),
         // libpmem as a system library (pkg-config libpmem, Debian libpmem-dev).
         .systemLibrary(name: "CLibPmem", pkgConfig: "libpmem", providers: [.apt(["libpmem-dev"])]),
+        // Per-thread pending cache lines for PmemPersistence (C for thread-local storage).
+        .target(name: "CPendingLines"),
         // The persistent pool: on-media format, libpmem mapping, flush/fence discipline, recovery.
         .target(
             name: "LLFreePool",
-            dependencies: ["LLFree", "CLibPmem", .product(name: "Atomics", package: "swift-atomics")]
+            dependencies: ["LLFree", "CLibPmem", "CPendingLines", .product(name: "Atomics", package: "swift-atomics")]
         ),
         .testTarget(name: "LLFreePoolTests", dependencies: ["LLFreePool", "LLFree", .product(name: "Atomics", package: "swift-atomics")]),
         // llfree-ctl: format, inspect and check pool files (offline verbs; online ones talk to llfreed).

@@ -1,0 +1,6 @@
+// Thread-local storage for CPendingLines.h; C because Swift has no thread-local variables.
+#include "CPendingLines.h"
+
+static __thread llfree_pending_t pending;
+
+llfree_pending_t *llfree_pending(void) { return &pending; }
