@@ -8,6 +8,7 @@ import ArgumentParser
 import Foundation
 import LLFreeClient
 import LLFreeProtocol
+import LLFreeSimulation
 
 struct KillCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,7 +46,7 @@ struct KillCommand: ParsableCommand {
     func run() throws {
         guard cycles >= 1, clients >= 1, maxOrder >= 0, maxOrder <= 14 else { throw ValidationError("cycles and clients must be positive, max order 0...14") }
         let seed = self.seed ?? UInt64.random(in: 1...UInt64.max)
-        var random = SplitMix(seed: seed)
+        var random = SeededRandom(seed: seed)
         let ownDirectory = directory == nil
         let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("llfree-kill-\(seed)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -109,7 +110,7 @@ struct KillCommand: ParsableCommand {
 
     /// One client's load: random gets and puts until the connection breaks or `stop` is set.
     static func load(socket: String, ledger: KillLedger, stop: StopFlag, maxOrder: Int, seed: UInt64) {
-        var random = SplitMix(seed: seed)
+        var random = SeededRandom(seed: seed)
         let client = BlockingLLFreeClient(socketPath: socket)
         defer { client.close() }
         while !stop.isSet {
