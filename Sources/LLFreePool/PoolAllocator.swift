@@ -19,7 +19,10 @@ public enum PoolAllocator: @unchecked Sendable {
     /// `msync` mode.
     case msync(PoolImage<MsyncPersistence>)
 
-    /// Calls `visitor` with the image of the concrete persistence type.
+    /// Calls `visitor` with the image of the concrete persistence type. Inlinable, so that the
+    /// caller's visitor is specialised for that type across modules (otherwise every get and put
+    /// would go through generic metadata and witness tables).
+    @inlinable
     public func visit<V: PoolAllocatorVisitor>(_ visitor: V) throws(V.Failure) -> V.Result {
         switch self {
         case .pmem(let image): return try visitor.visit(image)
