@@ -100,6 +100,7 @@ let package = Package(
             dependencies: [
                 "LLFreeServer", "LLFreeClient", "LLFreeProtocol", "LLFree",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // libpmem as a system library (pkg-config libpmem, Debian libpmem-dev).

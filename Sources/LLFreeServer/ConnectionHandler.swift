@@ -16,17 +16,20 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelInboundHandler {
     let policy: AccessPolicy
     let logger: Logger
     let state: ServerState
+    /// Counts and times requests when the metrics endpoint is on.
+    let metrics: ServerMetrics?
     private var admitted = false
     private var closing = false
     /// Set by a graceful shutdown: requests decoded from now on are refused with shuttingDown.
     private var draining = false
     private var peer = PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max)
 
-    init(processor: RequestProcessor<A>, policy: AccessPolicy, state: ServerState, logger: Logger) {
+    init(processor: RequestProcessor<A>, policy: AccessPolicy, state: ServerState, logger: Logger, metrics: ServerMetrics? = nil) {
         self.processor = processor
         self.policy = policy
         self.state = state
         self.logger = logger
+        self.metrics = metrics
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -71,11 +74,17 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelInboundHandler {
                 reply = ReplyMessage(id: message.id, .error(op: message.request.operation.rawValue,
                     ReplyError(.shuttingDown, "the daemon is shutting down; the request was not served")))
                 fatal = true
+            } else if let metrics {
+                let clock = ContinuousClock()
+                let start = clock.now
+                reply = processor.process(message)
+                metrics.record(reply.reply, operation: message.request.operation, duration: clock.now - start)
             } else {
                 reply = processor.process(message)
             }
         case .invalid(let error):
             reply = processor.refuse(error)
+            metrics?.recordRefused(error)
             fatal = error.fatal
             logger.info("refused request", metadata: ["peer": "\(peer)", "why": "\(error)"])
         }

@@ -1,11 +1,13 @@
 // llfreed's life: create the pool if asked, open it (recovering it if it was not closed
-// cleanly), log what open found, serve it until SIGTERM or SIGINT, then close the pool cleanly.
+// cleanly), log what open found, serve it until SIGTERM or SIGINT, then close the pool cleanly;
+// telling systemd (when it started us) when it is ready, how it is doing and when it stops.
 // The executable only parses its arguments and calls this.
 
 import LLFree
 import LLFreePool
 import LLFreeProtocol
 import Logging
+import Prometheus
 import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
@@ -35,6 +37,7 @@ public enum Daemon {
                 throw .pool(error)
             }
         }
+        notify(options, logger) { try $0.status("opening pool \(path) (recovering it if it was not closed cleanly)") }
         let pool: Pool
         do {
             pool = try Pool.open(path: path, cores: options.server.threads, durability: options.durability)
@@ -52,9 +55,33 @@ public enum Daemon {
         ])
         let description = PoolDescription(path: path, uuid: pool.header.uuid, framesOffset: pool.header.layout.framesOffset,
                                           durability: wireDurability(pool.durability.mode))
+        var metrics: (listen: MetricsListen, registry: PrometheusCollectorRegistry, metrics: ServerMetrics)? = nil
+        if let listen = options.metrics {
+            let registry = PrometheusCollectorRegistry()
+            var factory = PrometheusMetricsFactory(registry: registry)
+            factory.durationHistogramBuckets[ServerMetrics.latencyLabel] = ServerMetrics.latencyBuckets
+            let serverMetrics = ServerMetrics(factory: factory)
+            serverMetrics.recordOpen(report)
+            metrics = (listen, registry, serverMetrics)
+        }
+        let heartbeat = options.notifier.map { notifier in
+            Heartbeat(notifier: notifier, watchdogInterval: options.watchdogInterval) { problem in
+                logger.warning("systemd heartbeat", metadata: ["problem": "\(problem)"])
+            }
+        }
+        let frames = pool.header.frames
+        let freeFrames = pool.allocator.freeFrames
+        let ready: @Sendable () -> Void = {
+            notify(options, logger) { try $0.ready(status: "serving \(freeFrames) free frames of \(frames)") }
+            ready()
+        }
+        let stopping: @Sendable () -> Void = {
+            notify(options, logger) { try $0.stopping(status: "stopping: answering what is in flight, then closing the pool") }
+        }
         let outcome: DaemonError?
         do throws(DaemonError) {
-            let service = try pool.allocator.visit(ServiceMaker(pool: description, configuration: options.server, logger: logger, ready: ready))
+            let service = try pool.allocator.visit(ServiceMaker(pool: description, configuration: options.server, metrics: metrics,
+                                                                heartbeat: heartbeat, logger: logger, ready: ready, stopping: stopping))
             let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             do {
                 try await group.run()
@@ -75,6 +102,17 @@ public enum Daemon {
             throw outcome ?? .pool(error)
         }
         if let outcome { throw outcome }
+    }
+
+    /// Sends a notification to systemd if run under it; a failure is logged, not fatal (the
+    /// daemon serves the same whether or not systemd heard).
+    static func notify(_ options: DaemonOptions, _ logger: Logger, _ send: (SystemdNotifier) throws -> Void) {
+        guard let notifier = options.notifier else { return }
+        do {
+            try send(notifier)
+        } catch {
+            logger.warning("cannot notify systemd", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The wire's name for a pool durability mode.

@@ -43,11 +43,9 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
         self.cores = cores
     }
 
-    /// Binds the socket and starts serving.
+    /// Binds the socket (or takes over the one systemd passed) and starts serving.
     /// - Throws: ``ServerError``; on failure no socket file of this server remains.
     public func start() async throws(ServerError) {
-        let path = configuration.socketPath
-        try SocketFile.prepare(path)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
@@ -56,6 +54,22 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
                     try self.initialize(channel)
                 }
             }
+        if let passed = configuration.passedSocket {
+            let bound: Channel
+            do {
+                bound = try await bootstrap.withBoundSocket(passed.descriptor).get()
+            } catch {
+                throw .bind(path: passed.path ?? "descriptor \(passed.descriptor)", reason: "cannot serve the socket systemd passed: \(error)")
+            }
+            channel.withLockedValue { $0 = bound }
+            logger.info("serving", metadata: [
+                "socket": "\(passed.path ?? "descriptor \(passed.descriptor)")", "activation": "systemd passed descriptor \(passed.descriptor)",
+                "threads": "\(configuration.threads)", "access": "\(configuration.access)",
+            ])
+            return
+        }
+        let path = configuration.socketPath
+        try SocketFile.prepare(path)
         let bound: Channel
         do {
             bound = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
@@ -64,6 +78,7 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
         }
         do {
             try SocketFile.setMode(path, configuration.socketMode)
+            if let gid = configuration.socketGroup { try SocketFile.setGroup(path, gid) }
         } catch {
             try? await bound.close()
             SocketFile.remove(path)
@@ -72,8 +87,32 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
         channel.withLockedValue { $0 = bound }
         logger.info("serving", metadata: [
             "socket": "\(path)", "mode": "\(String(configuration.socketMode, radix: 8))",
+            "group": "\(configuration.socketGroup.map { "\($0)" } ?? "the daemon's")",
             "threads": "\(configuration.threads)", "access": "\(configuration.access)",
         ])
+    }
+
+    /// Whether every event loop runs a no-op within `timeout`: the liveness the systemd watchdog
+    /// is told about, so a wedged loop (and not only a dead process) gets the daemon restarted.
+    public func eventLoopsRespond(within timeout: Duration) async -> Bool {
+        // Polled from this task rather than awaited on the loops, so a wedged loop cannot block
+        // the check itself.
+        let loops = Array(group.makeIterator())
+        let answered = NIOLockedValueBox(0)
+        for loop in loops { loop.execute { answered.withLockedValue { $0 += 1 } } }
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while answered.withLockedValue({ $0 }) < loops.count {
+            if clock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return true
+    }
+
+    /// One line for `systemctl status`: free frames and clients now.
+    public var statusLine: String {
+        "serving \(allocator.freeFrames) free frames (\(allocator.freeHugeFrames) free huge frames) of \(allocator.geometry.frames); "
+            + "\(counters.connected.load(ordering: .relaxed)) clients connected"
     }
 
     private func initialize(_ channel: Channel) throws {
@@ -81,7 +120,8 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
             throw ServerError.internalError("a connection was accepted onto an event loop of another group")
         }
         let processor = RequestProcessor(allocator: allocator, core: core, pool: pool, counters: counters)
-        let handler = ConnectionHandler(processor: processor, policy: configuration.access, state: state, logger: logger)
+        let handler = ConnectionHandler(processor: processor, policy: configuration.access, state: state, logger: logger,
+                                        metrics: configuration.metrics)
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RequestDecoder()))
         try channel.pipeline.syncOperations.addHandler(handler)
         state.track(channel)
@@ -89,12 +129,14 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
 
     /// Stops gracefully: stops accepting, lets every connection answer what it has read and flush
     /// its replies (closing those that do not finish within `timeout`), removes the socket file
-    /// and stops the event loops. The allocator is not touched: closing the pool is the caller's.
+    /// (unless systemd passed the socket: its file is systemd's, which keeps listening and starts
+    /// the daemon again on the next connection) and stops the event loops. The allocator is not
+    /// touched: closing the pool is the caller's.
     public func shutdown(timeout: Duration = .seconds(5)) async {
         state.beginShutdown()
         if let listening = channel.withLockedValue({ c -> Channel? in defer { c = nil }; return c }) {
             try? await listening.close()
-            SocketFile.remove(configuration.socketPath)
+            if configuration.passedSocket == nil { SocketFile.remove(configuration.socketPath) }
         }
         let open = state.open
         for connection in open { connection.pipeline.fireUserInboundEventTriggered(ServerState.Drain()) }

@@ -1,5 +1,5 @@
-// How a server is set up: where it listens, who may connect, how many event loops (one per
-// allocator core) serve.
+// How a server is set up: where it listens (or the socket systemd passed), who may connect, how
+// many event loops (one per allocator core) serve, and whether requests are measured.
 
 import LLFreeProtocol
 #if canImport(Glibc)
@@ -17,12 +17,25 @@ public struct ServerConfiguration: Sendable {
     public var threads: Int
     /// Who is admitted.
     public var access: AccessPolicy
+    /// The socket file's group (nil: the daemon's own group).
+    public var socketGroup: UInt32?
+    /// A listening socket passed by systemd (socket activation): served instead of binding
+    /// ``socketPath``; its file belongs to systemd, so mode and group are the socket unit's and the
+    /// file is left in place at shutdown.
+    public var passedSocket: PassedSocket?
+    /// Where requests are counted and timed; nil when the metrics endpoint is off (then the
+    /// request path reads no clock for them).
+    public var metrics: ServerMetrics?
 
-    public init(socketPath: String, socketMode: UInt32 = 0o660, threads: Int, access: AccessPolicy = .default) {
+    public init(socketPath: String, socketMode: UInt32 = 0o660, threads: Int, access: AccessPolicy = .default,
+                socketGroup: UInt32? = nil, passedSocket: PassedSocket? = nil, metrics: ServerMetrics? = nil) {
         self.socketPath = socketPath
         self.socketMode = socketMode
         self.threads = threads
         self.access = access
+        self.socketGroup = socketGroup
+        self.passedSocket = passedSocket
+        self.metrics = metrics
     }
 
     /// `/run/llfreed/llfreed.sock` for root, `$XDG_RUNTIME_DIR/llfreed.sock` otherwise (falling

@@ -1,6 +1,6 @@
 // The socket file's life: a stale file left by a killed daemon is replaced, a live one (another
-// daemon answers) is refused, anything that is not a socket is never touched; the mode is set
-// after bind.
+// daemon answers) is refused, anything that is not a socket is never touched; the mode and group
+// are set after bind.
 
 #if canImport(Glibc)
 import Glibc
@@ -59,6 +59,13 @@ enum SocketFile {
     static func setMode(_ path: String, _ mode: UInt32) throws(ServerError) {
         guard chmod(path, mode_t(mode)) == 0 else {
             throw .bind(path: path, reason: "cannot set mode \(String(mode, radix: 8)): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Sets the socket file's group (the owner stays).
+    static func setGroup(_ path: String, _ gid: UInt32) throws(ServerError) {
+        guard chown(path, uid_t.max, gid_t(gid)) == 0 else {
+            throw .bind(path: path, reason: "cannot set group \(gid): \(String(cString: strerror(errno)))")
         }
     }
 

@@ -44,8 +44,9 @@ public struct DaemonLogHandler: LogHandler {
     func line(level: Logger.Level, message: String, metadata: Logger.Metadata, date: LogTimestamp) -> String {
         var fields = ""
         for key in metadata.keys.sorted() {
-            fields += " \(key)=\(Self.field("\(metadata[key]!)"))"
+            fields += " \(key)=\(metadata[key]!)"
         }
+        // key=value as swift-log's stream handler writes them (what tools and tests grep for).
         // One physical line per message: a newline inside would split it into two journal entries.
         let text = (message + fields).split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\n")
         switch format {
@@ -54,11 +55,6 @@ public struct DaemonLogHandler: LogHandler {
         case .text, .auto:
             return "\(date.iso8601) \(level) \(label): \(text)\n"
         }
-    }
-
-    /// A metadata value, quoted when it has spaces (so key=value pairs stay readable).
-    static func field(_ value: String) -> String {
-        value.contains(" ") || value.isEmpty ? "\"\(value)\"" : value
     }
 
     /// The syslog priority of a level (sd-daemon.h SD_DEBUG ... SD_CRIT).

@@ -54,7 +54,8 @@ public struct DaemonSettings: Sendable {
     public func daemonOptions(ownUID: UInt32) -> DaemonOptions {
         DaemonOptions(poolPath: poolPath, create: poolCreate, size: poolSize, treeChildren: treeChildren, durability: durability,
                       server: ServerConfiguration(socketPath: socketPath, socketMode: socketMode, threads: threads,
-                                                  access: accessPolicy(ownUID: ownUID)))
+                                                  access: accessPolicy(ownUID: ownUID), socketGroup: socketGroup),
+                      metrics: metricsListen)
     }
 
     /// The effective configuration as a YAML configuration file, each value commented with its source.

@@ -57,7 +57,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
         switch self {
         case .poolPath: return "a path to the pool file"
         case .poolCreate: return "true or false"
-        case .poolSize: return "a size: a whole number of bytes with an optional unit K, M, G, T (powers of 1024), e.g. 1G; at least 2M"
+        case .poolSize: return "a size: a whole number of bytes with an optional unit K, M, G, T (powers of 1024), e.g. 1G"
         case .poolTreeChildren: return "a power of two in 1...\(Limits.maxTreeChildren)"
         case .poolDurability: return "auto, cpu-cache or msync"
         case .socketPath: return "a path of 1...\(Limits.maxSocketPath) bytes for the Unix socket"

@@ -1,7 +1,10 @@
-// llfreed: the persistent page-frame allocator daemon. Parses its command line, sets up logging
-// to stderr, and hands over to Daemon.run (LLFreeServer), where all the logic is.
+// llfreed: the persistent page-frame allocator daemon. Parses its command line, reads its
+// configuration (flags > LLFREED_* environment > file > defaults; refused with exit status 78
+// before anything is opened), sets up logging to stderr, picks up what systemd passed (socket,
+// notification socket, watchdog), and hands over to Daemon.run (LLFreeServer).
 
 import ArgumentParser
+import LLFreedConfiguration
 import LLFreePool
 import LLFreeServer
 import Logging
@@ -14,75 +17,136 @@ struct LLFreed: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "llfreed",
         abstract: "Serve the frames of a persistent LLFree pool to client processes over a Unix socket.",
-        discussion: "SIGTERM or SIGINT stop it gracefully: it stops accepting, answers what is in flight, closes the pool cleanly and exits 0. A pool left dirty by a kill is recovered at the next start.")
+        discussion: """
+            With no arguments it serves ./llfreed.pool, creating it (1 GiB, sparse) on first start. \
+            Every option can also be set in the configuration file (--config, see config/llfreed.yaml) or by an \
+            environment variable LLFREED_<KEY> (e.g. LLFREED_POOL_PATH); flags win over the environment, which wins \
+            over the file. A bad configuration exits with status 78 before anything is opened. \
+            SIGTERM or SIGINT stop it gracefully: it stops accepting, answers what is in flight, closes the pool \
+            cleanly and exits 0. A pool left dirty by a kill is recovered at the next start.
+            """)
 
-    @Option(help: "The pool file.")
-    var pool: String
+    @Option(help: ArgumentHelp("The YAML configuration file (default: $LLFREED_CONFIG, else none).", valueName: "file"))
+    var config: String?
 
-    @Flag(help: "Create the pool if it does not exist (needs --size). An existing pool is opened, never reformatted.")
-    var create = false
+    @Flag(help: "Validate the configuration, print the effective settings with their sources, and exit.")
+    var checkConfig = false
 
-    @Option(help: "Size of the frames area of a pool created by --create (e.g. 1G, 512M).")
+    @Option(help: ArgumentHelp("The pool file (pool.path; default ./llfreed.pool).", valueName: "path"))
+    var pool: String?
+
+    @Flag(inversion: .prefixedNo, help: "Create the pool if it is missing (pool.create; default: only for the default pool). An existing pool is opened, never reformatted.")
+    var create: Bool?
+
+    @Option(help: ArgumentHelp("Size of the frames area of a created pool, e.g. 1G, 512M (pool.size; default 1G).", valueName: "size"))
     var size: String?
 
-    @Option(help: "Children (2 MiB each) per tree of a pool created by --create.")
-    var treeChildren = 32
+    @Option(help: ArgumentHelp("Children (2 MiB each) per tree of a created pool (pool.tree-children; default 32).", valueName: "n"))
+    var treeChildren: String?
 
-    @Option(help: "The Unix socket (default /run/llfreed/llfreed.sock for root, $XDG_RUNTIME_DIR/llfreed.sock otherwise).")
+    @Option(help: ArgumentHelp("Durability: auto, cpu-cache or msync (pool.durability; default auto).", valueName: "mode"))
+    var durability: String?
+
+    @Option(help: ArgumentHelp("The Unix socket (socket.path; default /run/llfreed/llfreed.sock for root, $XDG_RUNTIME_DIR/llfreed.sock otherwise).", valueName: "path"))
     var socket: String?
 
-    @Option(help: "Permission bits of the socket file, octal.")
-    var socketMode = "660"
+    @Option(help: ArgumentHelp("Permission bits of the socket file, octal (socket.mode; default 0660).", valueName: "mode"))
+    var socketMode: String?
 
-    @Option(help: "Event loops, each with its own allocator core (default: the number of CPUs).")
-    var threads: Int?
+    @Option(help: ArgumentHelp("Group of the socket file, name or number (socket.group; default: the daemon's).", valueName: "group"))
+    var socketGroup: String?
 
-    @Option(name: .customLong("allow-uid"), help: "A uid to admit (repeatable; default: the daemon's uid and root).")
-    var allowUIDs: [UInt32] = []
+    @Option(help: ArgumentHelp("Event loops, each with its own allocator core (threads; default: one per CPU).", valueName: "n"))
+    var threads: String?
 
-    @Option(name: .customLong("allow-gid"), help: "A gid to admit (repeatable).")
-    var allowGIDs: [UInt32] = []
+    @Option(name: .customLong("allow-uid"), help: ArgumentHelp("A user to admit, name or number (access.uids; repeatable; default: the daemon's uid and root).", valueName: "user"))
+    var allowUIDs: [String] = []
 
-    @Option(help: "Durability: auto, cpu-cache or msync.")
-    var durability = "auto"
+    @Option(name: .customLong("allow-gid"), help: ArgumentHelp("A group to admit, name or number (access.gids; repeatable).", valueName: "group"))
+    var allowGIDs: [String] = []
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel = "info"
+    @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical (log.level; default info).", valueName: "level"))
+    var logLevel: String?
+
+    @Option(help: ArgumentHelp("Log format: auto, text or journal (log.format; default auto: journal under systemd).", valueName: "format"))
+    var logFormat: String?
+
+    @Option(help: ArgumentHelp("Metrics endpoint: off, HOST:PORT (e.g. 127.0.0.1:9464) or a Unix socket path (metrics.listen; default off).", valueName: "address"))
+    var metricsListen: String?
+
+    /// The flags given, as configuration text by setting.
+    var commandLine: [SettingKey: [String]] {
+        var values: [SettingKey: [String]] = [:]
+        let scalars: [(SettingKey, String?)] = [
+            (.poolPath, pool), (.poolCreate, create.map { "\($0)" }), (.poolSize, size), (.poolTreeChildren, treeChildren),
+            (.poolDurability, durability), (.socketPath, socket), (.socketMode, socketMode), (.socketGroup, socketGroup),
+            (.threads, threads), (.logLevel, logLevel), (.logFormat, logFormat), (.metricsListen, metricsListen),
+        ]
+        for (key, value) in scalars { if let value { values[key] = [value] } }
+        if !allowUIDs.isEmpty { values[.accessUIDs] = allowUIDs }
+        if !allowGIDs.isEmpty { values[.accessGIDs] = allowGIDs }
+        return values
+    }
 
     func run() async throws {
-        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level '\(logLevel)'") }
-        guard let request = DurabilityRequest(rawValue: durability) else {
-            throw ValidationError("durability '\(durability)' is not one of \(DurabilityRequest.allCases.map(\.rawValue).joined(separator: ", "))")
+        let environment = ProcessEnvironment.current
+        let settings: DaemonSettings
+        do {
+            settings = try await ConfigurationLoader.load(file: config ?? environment["LLFREED_CONFIG"], environment: environment,
+                                                          commandLine: commandLine)
+        } catch {
+            Self.refuse("\(error)")
         }
-        guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else { throw ValidationError("socket mode '\(socketMode)' is not octal permission bits") }
-        var bytes: UInt64? = nil
-        if let size {
-            do { bytes = try SizeParser.parse(size) } catch { throw ValidationError("\(error)") }
+        if checkConfig {
+            print(settings.rendered, terminator: "")
+            return
         }
-        let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        let threads = self.threads ?? max(1, cpus)
-        guard threads >= 1, threads <= 1024 else { throw ValidationError("--threads \(threads) is outside 1...1024") }
-        var access = AccessPolicy.default
-        if !allowUIDs.isEmpty || !allowGIDs.isEmpty {
-            access = AccessPolicy(uids: Set(allowUIDs).union([UInt32(getuid())]), gids: Set(allowGIDs))
+        let passed: PassedSocket?
+        do {
+            passed = try SocketActivation.listener(environment: environment)
+        } catch {
+            Self.refuse("\(error)")
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        SocketActivation.unsetEnvironment()
+
+        let format = settings.logFormat.resolved(journalStream: environment["JOURNAL_STREAM"],
+                                                 standardError: ProcessEnvironment.standardErrorIdentity)
+        let level = settings.logLevel
+        LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, level: level, format: format) }
         let logger = Logger(label: "llfreed")
-        let options = DaemonOptions(
-            poolPath: pool, create: create, size: bytes, treeChildren: treeChildren, durability: request,
-            server: ServerConfiguration(socketPath: socket ?? ServerConfiguration.defaultSocketPath, socketMode: mode,
-                                        threads: threads, access: access))
+        logger.info("configuration", metadata: [
+            "file": "\(settings.configFile ?? "none")", "log format": "\(format)",
+            "set": "\(settings.sources.filter { $0.value != .default }.keys.sorted().map { "\($0.rawValue) (\(settings.sources[$0]!))" }.joined(separator: ", "))",
+        ])
+        var options = settings.daemonOptions(ownUID: UInt32(getuid()))
+        options.server.passedSocket = passed
+        options.notifier = SystemdNotifier(environment: environment)
+        options.watchdogInterval = SystemdNotifier.watchdogInterval(environment: environment)
+        if let passed {
+            logger.info("socket activation: serving the socket systemd passed", metadata: [
+                "descriptor": "\(passed.descriptor)", "path": "\(passed.path ?? "unnamed")",
+                "ignored": "socket.path, socket.mode and socket.group (the socket unit sets them)",
+            ])
+        }
+        if let listen = settings.metricsListen, !listen.isLoopback {
+            logger.warning("the metrics endpoint listens beyond loopback; anyone who can reach it reads the pool's figures",
+                           metadata: ["metrics": "\(listen)"])
+        }
+        let socketPath = passed?.path ?? options.server.socketPath
         do {
             try await Daemon.run(options, logger: logger) {
-                logger.info("ready", metadata: ["socket": "\(options.server.socketPath)"])
+                logger.info("ready", metadata: ["socket": "\(socketPath)"])
             }
         } catch {
             logger.critical("llfreed stopped: \(error)")
             throw ExitCode(1)
         }
+    }
+
+    /// Refuses the configuration: the message on stderr, exit status 78 (EX_CONFIG).
+    static func refuse(_ message: String) -> Never {
+        let line = "llfreed: \(message)\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+        Glibc.exit(ConfigurationError.exitStatus)
     }
 }
