@@ -35,6 +35,7 @@ let package = Package(
             dependencies: [
                 "LLFree",
                 "LLFreePool",
+                "CPUAffinity",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -47,7 +48,7 @@ let package = Package(
         .target(
             name: "LLFreeServer",
             dependencies: [
-                "LLFree", "LLFreeProtocol", "LLFreePool",
+                "LLFree", "LLFreeProtocol", "LLFreePool", "CPUAffinity",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -105,6 +106,8 @@ let package = Package(
         ),
         // libpmem as a system library (pkg-config libpmem, Debian libpmem-dev).
         .systemLibrary(name: "CLibPmem", pkgConfig: "libpmem", providers: [.apt(["libpmem-dev"])]),
+        // Pinning threads to CPUs (benchmarks and load generators).
+        .target(name: "CPUAffinity"),
         // Per-thread pending cache lines for PmemPersistence (C for thread-local storage).
         .target(name: "CPendingLines"),
         // The persistent pool: on-media format, libpmem mapping, flush/fence discipline, recovery.
@@ -116,8 +119,9 @@ let package = Package(
         // llfree-ctl: format, inspect and check pool files (offline verbs; online ones talk to llfreed).
         .executableTarget(
             name: "llfree-ctl",
-            dependencies: ["LLFree", "LLFreePool", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                           "LLFreeClient", "LLFreeProtocol", .product(name: "Histogram", package: "hdrhistogram-swift")]
+            dependencies: ["LLFree", "LLFreePool", "CPUAffinity", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           "LLFreeClient", "LLFreeProtocol", .product(name: "Histogram", package: "hdrhistogram-swift"),
+                           .product(name: "NIOPosix", package: "swift-nio")]
         ),
         // The simulated persistence domain and the crash explorer.
         .target(name: "LLFreeSimulation", dependencies: ["LLFree", "LLFreePool"]),

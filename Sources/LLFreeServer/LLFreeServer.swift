@@ -2,6 +2,7 @@
 // Each connection is served on the loop it was accepted onto, with that loop's core index, so
 // a core's allocator calls always come from one thread and reservations map to real cores.
 
+import CPUAffinity
 import Logging
 import LLFreeProtocol
 import NIOConcurrencyHelpers
@@ -39,7 +40,16 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
         self.counters = ServerCounters(cores: allocator.cores)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         var cores = [ObjectIdentifier: Int]()
-        for (i, loop) in group.makeIterator().enumerated() { cores[ObjectIdentifier(loop)] = i }
+        let cpus = CPUAffinity.allowedCPUs()
+        for (i, loop) in group.makeIterator().enumerated() {
+            cores[ObjectIdentifier(loop)] = i
+            if configuration.pinLoops {
+                let cpu = cpus[i % cpus.count]
+                loop.execute {
+                    if !CPUAffinity.pin(to: cpu) { logger.warning("cannot pin event loop \(i) to CPU \(cpu); it runs unpinned") }
+                }
+            }
+        }
         self.cores = cores
     }
 

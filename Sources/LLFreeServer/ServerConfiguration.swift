@@ -26,9 +26,14 @@ public struct ServerConfiguration: Sendable {
     /// Where requests are counted and timed; nil when the metrics endpoint is off (then the
     /// request path reads no clock for them).
     public var metrics: ServerMetrics?
+    /// Pin event loop i to the i-th CPU this process may use (round robin), so that an allocator
+    /// core is a real CPU.
+    public var pinLoops: Bool
 
     public init(socketPath: String, socketMode: UInt32 = 0o660, threads: Int, access: AccessPolicy = .default,
-                socketGroup: UInt32? = nil, passedSocket: PassedSocket? = nil, metrics: ServerMetrics? = nil) {
+                socketGroup: UInt32? = nil, passedSocket: PassedSocket? = nil, metrics: ServerMetrics? = nil,
+                pinLoops: Bool = false) {
+        self.pinLoops = pinLoops
         self.socketPath = socketPath
         self.socketMode = socketMode
         self.threads = threads

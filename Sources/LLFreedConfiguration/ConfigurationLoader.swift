@@ -249,6 +249,13 @@ public enum ConfigurationLoader {
         }
         shown[.threads] = sources[.threads] == nil ? "auto" : "\(threads)"
 
+        var pin = true
+        if let value = text(.pin) {
+            guard let flag = parseBool(value) else { throw fail(.pin, value) }
+            pin = flag
+        }
+        shown[.pin] = "\(pin)"
+
         var uids: [UInt32] = []
         for value in texts[.accessUIDs] ?? [] {
             guard let uid = userID(value) else { throw fail(.accessUIDs, value, "\(SettingKey.accessUIDs.expected); no such user") }
@@ -288,7 +295,7 @@ public enum ConfigurationLoader {
 
         return DaemonSettings(
             poolPath: poolPath, poolCreate: poolCreate, poolSize: poolSize, treeChildren: treeChildren, durability: durability,
-            socketPath: socketPath, socketMode: socketMode, socketGroup: socketGroup, threads: threads, allowUIDs: uids,
+            socketPath: socketPath, socketMode: socketMode, socketGroup: socketGroup, threads: threads, pin: pin, allowUIDs: uids,
             allowGIDs: gids, logLevel: logLevel, logFormat: logFormat, metricsListen: metrics, configFile: file,
             sources: allSources, texts: shown)
     }

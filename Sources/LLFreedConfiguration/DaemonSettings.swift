@@ -26,6 +26,8 @@ public struct DaemonSettings: Sendable {
     public var socketGroup: UInt32?
     /// Event loops (each with its own allocator core).
     public var threads: Int
+    /// Whether each event loop is pinned to a CPU.
+    public var pin: Bool
     /// Users admitted besides the daemon's own (empty with ``allowGIDs`` empty: the daemon's uid and root).
     public var allowUIDs: [UInt32]
     /// Groups admitted.
@@ -54,7 +56,8 @@ public struct DaemonSettings: Sendable {
     public func daemonOptions(ownUID: UInt32) -> DaemonOptions {
         DaemonOptions(poolPath: poolPath, create: poolCreate, size: poolSize, treeChildren: treeChildren, durability: durability,
                       server: ServerConfiguration(socketPath: socketPath, socketMode: socketMode, threads: threads,
-                                                  access: accessPolicy(ownUID: ownUID), socketGroup: socketGroup),
+                                                  access: accessPolicy(ownUID: ownUID), socketGroup: socketGroup,
+                                                  pinLoops: pin),
                       metrics: metricsListen)
     }
 

@@ -1,6 +1,7 @@
 // `llfree-bench paper`: the paper's user-space benchmarks (bulk, repeat, rand; orders 0 and 9;
 // 1..N threads) on a 4 GiB allocator, LLFree next to the baselines, medians of several runs.
 
+import CPUAffinity
 import ArgumentParser
 import LLFree
 
@@ -55,7 +56,7 @@ struct PaperCommand: ParsableCommand {
     }
 
     func run() throws {
-        let cpus = Affinity.allowedCPUs()
+        let cpus = CPUAffinity.allowedCPUs()
         let maxThreads = threads ?? cpus.count
         let runCount = runs ?? (quick ? 3 : 7)
         let frames = UInt64(gib) << 18

@@ -2,6 +2,7 @@
 // its body, joined before the caller goes on.
 
 #if canImport(Glibc)
+import CPUAffinity
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -35,7 +36,7 @@ enum Workers {
             #endif
             let rc = pthread_create(&handle, nil, { raw in
                 let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
-                if let cpu = job.cpu { Affinity.pin(to: cpu) }
+                if let cpu = job.cpu { CPUAffinity.pin(to: cpu) }
                 job.body(job.index)
                 return nil
             }, context)

@@ -5,16 +5,18 @@
 // latency percentiles (HdrHistogram).
 
 import ArgumentParser
+import CPUAffinity
 import Foundation
 import Histogram
 import LLFreeClient
 import LLFreeProtocol
+import NIOPosix
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Load-test llfreed: ping vs get latency, then frames/s for clients x batch.",
-        discussion: "Every frame obtained is put back before a client stops. To pin, run it under taskset (and llfreed too).")
+        discussion: "Every frame obtained is put back before a client stops. With --pin each client's thread and its own event loop run on one CPU, round robin over the CPUs this process may use (pin llfreed with taskset if wanted).")
 
     @OptionGroup var connection: SocketOptions
 
@@ -32,6 +34,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Round trips of each kind in the ping vs get latency phase (0 skips it).")
     var latencyRounds = 20000
+
+    @Flag(help: "Pin each client (its thread and its own event loop) to a CPU, round robin.")
+    var pin = false
 
     func run() throws {
         let clientCounts = try list(clients, "--clients")
@@ -51,6 +56,7 @@ struct BenchCommand: ParsableCommand {
             }
             FileHandleOutput.progress("")
             print("")
+            print(pin ? "clients pinned round robin to CPUs \(CPUAffinity.allowedCPUs().map(String.init).joined(separator: ","))" : "clients not pinned")
             printTable(["clients", "batch", "order", "frames/s", "get p50 us", "get p99 us", "get p99.9 us", "put p50 us", "put p99 us"], rows)
         } catch let failure as OnlineFailure {
             throw failure.exit()
@@ -113,10 +119,28 @@ struct BenchCommand: ParsableCommand {
         let stop = Date().addingTimeInterval(duration)
         let socket = connection.path
         let order = self.order
-        let threads = workers.map { worker in
+        let cpus = CPUAffinity.allowedCPUs()
+        let pin = self.pin
+        let threads = workers.enumerated().map { index, worker in
             Thread {
-                let client = BlockingLLFreeClient(socketPath: socket)
-                defer { client.close() }
+                let client: BlockingLLFreeClient
+                var group: MultiThreadedEventLoopGroup? = nil
+                if pin {
+                    // The client's I/O runs on its event loop: pin that thread and this one to
+                    // the same CPU.
+                    let cpu = cpus[index % cpus.count]
+                    let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+                    _ = try? loops.next().submit { CPUAffinity.pin(to: cpu) }.wait()
+                    CPUAffinity.pin(to: cpu)
+                    group = loops
+                    client = BlockingLLFreeClient(LLFreeClient(socketPath: socket, group: loops))
+                } else {
+                    client = BlockingLLFreeClient(socketPath: socket)
+                }
+                defer {
+                    client.close()
+                    try? group?.syncShutdownGracefully()
+                }
                 let clock = ContinuousClock()
                 do {
                     while Date() < stop {

@@ -59,6 +59,9 @@ struct LLFreed: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Event loops, each with its own allocator core (threads; default: one per CPU).", valueName: "n"))
     var threads: String?
 
+    @Flag(inversion: .prefixedNo, help: "Pin event loop i to the i-th CPU the daemon may use, round robin (pin; default: true).")
+    var pin: Bool?
+
     @Option(name: .customLong("allow-uid"), help: ArgumentHelp("A user to admit, name or number (access.uids; repeatable; default: the daemon's uid and root).", valueName: "user"))
     var allowUIDs: [String] = []
 
@@ -80,7 +83,7 @@ struct LLFreed: AsyncParsableCommand {
         let scalars: [(SettingKey, String?)] = [
             (.poolPath, pool), (.poolCreate, create.map { "\($0)" }), (.poolSize, size), (.poolTreeChildren, treeChildren),
             (.poolDurability, durability), (.socketPath, socket), (.socketMode, socketMode), (.socketGroup, socketGroup),
-            (.threads, threads), (.logLevel, logLevel), (.logFormat, logFormat), (.metricsListen, metricsListen),
+            (.threads, threads), (.pin, pin.map { "\($0)" }), (.logLevel, logLevel), (.logFormat, logFormat), (.metricsListen, metricsListen),
         ]
         for (key, value) in scalars { if let value { values[key] = [value] } }
         if !allowUIDs.isEmpty { values[.accessUIDs] = allowUIDs }

@@ -52,6 +52,8 @@ final class ConfigurationLoaderTests: XCTestCase {
         XCTAssertEqual(settings.socketMode, 0o660)
         XCTAssertNil(settings.socketGroup)
         XCTAssertEqual(settings.threads, 3)
+        XCTAssertTrue(settings.pin)
+        XCTAssertTrue(settings.daemonOptions(ownUID: 1000).server.pinLoops)
         XCTAssertEqual(settings.logLevel, .info)
         XCTAssertEqual(settings.logFormat, .auto)
         XCTAssertNil(settings.metricsListen)
@@ -127,7 +129,7 @@ final class ConfigurationLoaderTests: XCTestCase {
         let cases: [(SettingKey, String)] = [
             (.poolCreate, "maybe"), (.poolTreeChildren, "3"), (.poolTreeChildren, "0"), (.poolDurability, "fast"),
             (.socketMode, "0999"), (.socketMode, "1777"), (.socketGroup, "no-such-group-llfreed-test"), (.threads, "-1"),
-            (.threads, "5000"), (.accessUIDs, "no-such-user-llfreed-test"), (.logLevel, "loud"), (.logFormat, "xml"),
+            (.threads, "5000"), (.pin, "sometimes"), (.accessUIDs, "no-such-user-llfreed-test"), (.logLevel, "loud"), (.logFormat, "xml"),
             (.socketPath, String(repeating: "s", count: 200)), (.poolSize, "0"),
         ]
         for (key, value) in cases {

@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// The CPUs this process may run on, and pinning the calling thread to one of them.
-enum Affinity {
+public enum CPUAffinity {
     /// Bytes of a CPU mask (glibc's cpu_set_t: 1024 CPUs).
     static let maskBytes = 128
 
@@ -23,7 +23,7 @@ enum Affinity {
     #endif
 
     /// CPUs in the process's affinity mask, ascending; at least one entry.
-    static func allowedCPUs() -> [Int] {
+    public static func allowedCPUs() -> [Int] {
         #if canImport(Glibc)
         if let get = symbol("sched_getaffinity", as: GetAffinity.self) {
             var mask = [UInt8](repeating: 0, count: maskBytes)
@@ -42,7 +42,7 @@ enum Affinity {
 
     /// Pins the calling thread to `cpu`; returns false where that is not possible.
     @discardableResult
-    static func pin(to cpu: Int) -> Bool {
+    public static func pin(to cpu: Int) -> Bool {
         #if canImport(Glibc)
         guard cpu >= 0, cpu < maskBytes * 8, let set = symbol("pthread_setaffinity_np", as: SetThreadAffinity.self) else {
             return false
