@@ -165,7 +165,9 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
         let t = treeOf(frame)
         // Take the budget from wherever the tree's free frames are counted now.
         var owner: (core: Int, kind: Int)? = nil
-        search: for c in [core] + Array(0..<cores) {
+        // This core first, then the others.
+        search: for i in 0..<cores {
+            let c = (core + i) % cores
             for k in 0..<Kind.count where takeReserved(c, k, tree: t, n) {
                 owner = (c, k)
                 break search
