@@ -208,6 +208,8 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
         for k in 0..<Kind.count where k != kind {
             if let frame = getReserved(core, k, order: order, n) { return frame }
         }
+        // Draining disturbs every core; do it only if some tree could hold such a run at all.
+        guard anyTreeHas(n) else { return nil }
         for c in 0..<cores { drain(core: c) }
         let start = Reservation(raw: reservation(core, kind).load(ordering: .relaxed)).tree
         for i in 0..<geometry.trees {
@@ -220,6 +222,20 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
             treeAdd(t, n)
         }
         return nil
+    }
+
+    /// Whether some tree counts at least `n` free frames, in its global counter and the
+    /// reservation that holds it together.
+    @inlinable
+    func anyTreeHas(_ n: Int) -> Bool {
+        for t in 0..<geometry.trees where Tree(raw: tree(t).load(ordering: .relaxed)).free >= n { return true }
+        for c in 0..<cores {
+            for k in 0..<Kind.count {
+                let r = Reservation(raw: reservation(c, k).load(ordering: .relaxed))
+                if r.present && r.free + Tree(raw: tree(r.tree).load(ordering: .relaxed)).free >= n { return true }
+            }
+        }
+        return false
     }
 
     /// Allocates from the tree reserved by `core` for `kind`, if its local counter allows.
