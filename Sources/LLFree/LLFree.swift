@@ -8,7 +8,8 @@ import Atomics
 ///
 /// Every call names the core it runs on (`0..<cores`); calls for one core may come from any
 /// thread, but the fast path shares no cache line with other cores only if each core's calls
-/// come from one thread at a time. All operations are lock-free.
+/// come from one thread at a time. All operations are lock-free, except that a put into a huge
+/// frame that another thread is splitting waits for that split (a few stores and two fences).
 public final class LLFree<P: Persistence>: @unchecked Sendable {
     /// The lower level (persistent state).
     public let lower: Lower<P>
@@ -163,17 +164,28 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
         guard core >= 0, core < cores else { throw badCore(core) }
         let n = 1 << order
         let t = treeOf(frame)
-        // Take the budget from wherever the tree's free frames are counted now.
+        // Take the budget from wherever the tree's free frames are counted now: a reservation of
+        // the tree (this core's first), or the tree's global counter. If the count is split
+        // between a reservation and the global counter (frames other cores freed into a reserved
+        // tree), the second attempt moves the global part into the reservation, as a re-sync does.
         var owner: (core: Int, kind: Int)? = nil
-        // This core first, then the others.
-        search: for i in 0..<cores {
-            let c = (core + i) % cores
-            for k in 0..<Kind.count where takeReserved(c, k, tree: t, n) {
-                owner = (c, k)
-                break search
+        var global = false
+        for attempt in 0..<2 where owner == nil && !global {
+            search: for i in 0..<cores {
+                let c = (core + i) % cores
+                for k in 0..<Kind.count {
+                    let r = Reservation(raw: reservation(c, k).load(ordering: .relaxed))
+                    guard r.present && r.tree == t else { continue }
+                    if attempt == 1 { _ = resync(c, k) }
+                    if takeReserved(c, k, tree: t, n) {
+                        owner = (c, k)
+                        break search
+                    }
+                }
             }
+            if owner == nil { global = takeGlobal(t, n) }
         }
-        if owner == nil && !takeGlobal(t, n) { throw .notFree(frame: frame, order: order) }
+        if owner == nil && !global { throw .notFree(frame: frame, order: order) }
         guard lower.get(at: frame, order: order) else {
             if let owner { giveBack(owner.core, owner.kind, tree: t, n) } else { treeAdd(t, n) }
             throw .notFree(frame: frame, order: order)

@@ -380,14 +380,7 @@ public struct Lower<P: Persistence> {
             let e = child(c)
             let frames = geometry.framesIn(child: c)
             let bf = bitfield(c)
-            if e.huge {
-                if frames < Geometry.childFrames {
-                    // A huge flag on a partial child can only be damage: drop it.
-                    entry(c).store(Child(free: 0).raw, ordering: .relaxed)
-                    p.stored(entryLine(c), truth: true)
-                    report.countersFixed += 1
-                    continue
-                }
+            if e.huge && frames == Geometry.childFrames {
                 if bf.fill(0, p) { report.bitfieldsCleared += 1 }
                 let clean = Child(free: 0, huge: true, span: e.span)
                 if e != clean {
@@ -396,6 +389,8 @@ public struct Lower<P: Persistence> {
                 }
                 continue
             }
+            // A partial child cannot be huge: a huge flag on one is damage, and it is recounted as
+            // a base child here like any other.
             if frames < Geometry.childFrames {
                 // Frames beyond the end must stay allocated.
                 let r = frames / Geometry.rowBits

@@ -124,3 +124,33 @@ final class ResultBox: @unchecked Sendable {
     func add(_ s: String) { lock.lock(); list.append(s); lock.unlock() }
     var errors: [String] { lock.lock(); defer { lock.unlock() }; return list }
 }
+
+@Suite struct ReviewFindingTests {
+    /// Frames of a reserved tree that other cores freed sit in the tree's global counter, the
+    /// owner's own frees in its reservation: a get of a given run must use both.
+    @Test func getAtUsesABudgetSplitBetweenReservationAndTree() throws {
+        let a = try TestAllocator(frames: 512, treeChildren: 1, cores: 2)
+        let llfree = a.llfree
+        for _ in 0..<500 { _ = try llfree.get(order: 0, core: 0) }
+        for f in UInt64(0)..<200 { try llfree.put(f, order: 0, core: 1) }    // tree's global counter
+        for f in UInt64(200)..<256 { try llfree.put(f, order: 0, core: 0) }  // core 0's reservation
+        #expect(try llfree.isFree(0, order: 8))
+        try llfree.get(at: 0, order: 8, core: 0)
+        #expect(try !llfree.isFree(0, order: 0))
+        #expect(llfree.validate() == [])
+    }
+
+    /// A huge flag on a partial last child (damage) is repaired in one recovery, and a second
+    /// recovery finds nothing to do.
+    @Test func recoveryOfAHugeFlagOnAPartialChildIsRepeatable() throws {
+        let a = try TestAllocator(frames: 512 + 100, treeChildren: 2, cores: 1)
+        let lower = a.llfree.lower
+        lower.entry(1).store(Child(free: 0, huge: true).raw, ordering: .relaxed)
+        let first = lower.recover()
+        #expect(first.repaired)
+        #expect(lower.validate() == [])
+        #expect(lower.child(1) == Child(free: 100))
+        let second = lower.recover()
+        #expect(!second.repaired, "\(second)")
+    }
+}
