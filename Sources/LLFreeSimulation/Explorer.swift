@@ -207,7 +207,7 @@ public final class Explorer: @unchecked Sendable {
             fail(["format failed: \(error)"], image: 0)
             return
         }
-        let pool: PoolImage<SimulatedPersistence>
+        var pool: PoolImage<SimulatedPersistence>
         do {
             pool = try PoolImage.open(base: domain.base, length: domain.length, persistence: domain.persistence,
                                       cores: config.threads, name: "simulated pool")
@@ -236,6 +236,7 @@ public final class Explorer: @unchecked Sendable {
             for (i, step) in script.enumerated() where !done {
                 operationIndex = i
                 executed.append(step)
+                if step == .reopen { pool = reopen(pool, domain); continue }
                 workload.execute(step, on: pool.allocator, thread: 0, domain: domain, ledger: ledger)
                 if !workload.unexpected.isEmpty { fail(workload.unexpected, image: 0) }
             }
@@ -244,18 +245,20 @@ public final class Explorer: @unchecked Sendable {
                 operationIndex = i
                 let step = workload.generate(thread: 0, cores: 1, ledger: ledger)
                 executed.append(step)
+                if step == .reopen { pool = reopen(pool, domain); continue }
                 workload.execute(step, on: pool.allocator, thread: 0, domain: domain, ledger: ledger)
                 if !workload.unexpected.isEmpty { fail(workload.unexpected, image: 0) }
                 if i % 200 == 199 { progress?(result) }
             }
         } else {
             let scheduler = Scheduler(threads: config.threads, seed: config.seed, domain: domain)
+            let shared = pool  // several threads never close and reopen it
             scheduler.run { [unowned self] thread in
                 var i = thread
                 while i < self.config.operations && !self.done {
                     self.operationIndex = i
                     let step = workload.generate(thread: thread, cores: self.config.threads, ledger: self.ledger)
-                    workload.execute(step, on: pool.allocator, thread: thread, domain: domain, ledger: self.ledger)
+                    workload.execute(step, on: shared.allocator, thread: thread, domain: domain, ledger: self.ledger)
                     if !workload.unexpected.isEmpty && !self.done { self.fail(workload.unexpected, image: 0) }
                     if i % 200 == 199 { self.progress?(self.result) }
                     i += self.config.threads
@@ -274,6 +277,20 @@ public final class Explorer: @unchecked Sendable {
         if !done && config.broken == nil {
             let problems = pool.allocator.validate()
             if !problems.isEmpty { fail(problems.map { "live pool after the workload: \($0)" }, image: 0) }
+        }
+    }
+
+    /// Closes the pool and opens it again (a clean close, then an open without the recovery scan):
+    /// crash points during close and open are explored like any other.
+    func reopen(_ pool: PoolImage<SimulatedPersistence>, _ domain: SimulatedDomain) -> PoolImage<SimulatedPersistence> {
+        domain.beginOperation()
+        pool.close()
+        do {
+            return try PoolImage.open(base: domain.base, length: domain.length, persistence: domain.persistence,
+                                      cores: config.threads, name: "simulated pool")
+        } catch {
+            fail(["a cleanly closed pool does not open again: \(error)"], image: 0)
+            return pool
         }
     }
 
@@ -329,6 +346,9 @@ public final class Explorer: @unchecked Sendable {
             let recovered = SimulatedDomain(copying: image, length: layout.imageLength)
             let pool = try? PoolImage.open(base: recovered.base, length: recovered.length, persistence: recovered.persistence,
                                            cores: 1, name: "crash image")
+            // What recovery wrote must be durable before the pool serves anything: a get served
+            // on a recovered pool must not depend on repairs a second crash could undo.
+            if pool != nil { violations += Self.durable(recovered, "recovery") }
             violations += judge(pool, index)
             if violations.isEmpty, pool != nil, config.recoveryCrashEvery > 0, (event &+ index) % config.recoveryCrashEvery == 0 {
                 violations += crashRecovery(rng: &rng)
@@ -338,6 +358,17 @@ public final class Explorer: @unchecked Sendable {
                 return
             }
         }
+    }
+
+    /// Problems of a domain that should have nothing pending: lines not yet durable, stores
+    /// never reported, truth lines stored and never flushed.
+    static func durable(_ domain: SimulatedDomain, _ what: String) -> [String] {
+        var v: [String] = []
+        if domain.pendingLines > 0 { v.append("after \(what), \(domain.pendingLines) lines are not durable") }
+        let unreported = domain.unreportedStores()
+        if !unreported.isEmpty { v.append("\(what) made stores it never reported, in lines \(unreported)") }
+        v += domain.disciplineViolations.map { "\(what): \($0)" }
+        return v
     }
 
     /// Crashes the recovery of the image in `image` at a random event, recovers that second
@@ -358,16 +389,18 @@ public final class Explorer: @unchecked Sendable {
         var seen = 0
         var taken = false
         var local = rng
+        var unreported: [Int] = []
         twice.observer = { _ in
             seen += 1
             if seen == at {
-                twice.crashImage(into: second, mode: self.config.mode, tear: true) { _, versions in Int.random(in: 0...versions, using: &local) }
+                unreported = twice.crashImage(into: second, mode: self.config.mode, tear: true) { _, versions in Int.random(in: 0...versions, using: &local) }
                 taken = true
             }
         }
         _ = try? PoolImage.open(base: twice.base, length: twice.length, persistence: twice.persistence, cores: 1, name: "recovering")
         twice.observer = nil
         guard taken else { return [] }
+        if !unreported.isEmpty { return ["recovery made stores it never reported, in lines \(unreported)"] }
         let again = SimulatedDomain(copying: second, length: layout.imageLength)
         guard (try? PoolImage.open(base: again.base, length: again.length, persistence: again.persistence, cores: 1, name: "recovered twice")) != nil else {
             return ["a crash during recovery (at its event \(at)) left an image that does not open"]
@@ -375,7 +408,7 @@ public final class Explorer: @unchecked Sendable {
         if memcmp(clean.base + metadata.lowerBound, again.base + metadata.lowerBound, metadata.count) != 0 {
             return ["recovery crashed at its event \(at) and recovered again differs from one clean recovery"]
         }
-        return []
+        return Self.durable(again, "a second recovery")
     }
 
     func fail(_ violations: [String], image index: Int) {

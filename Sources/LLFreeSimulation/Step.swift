@@ -8,7 +8,7 @@ import LLFree
 /// Text form (space separated in a script): `g<order><f|m|h>` get, `a<frame>/<order>` get of a
 /// given frame, `p<n>` put of the n-th held run (modulo the runs held), `s<n>/<order>/<slot>` put
 /// of part of the n-th held run if it is a huge frame (a split), `x<frame>` put of a frame
-/// nobody holds (must be refused), `d` drain.
+/// nobody holds (must be refused), `d` drain, `r` close the pool and open it again (one thread).
 public enum Step: Sendable, Equatable, CustomStringConvertible {
     case get(order: Int, kind: Kind)
     case getAt(frame: UInt64, order: Int)
@@ -16,6 +16,7 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
     case split(held: Int, order: Int, slot: Int)
     case doubleFree(frame: UInt64)
     case drain
+    case reopen
 
     public var description: String {
         switch self {
@@ -25,6 +26,7 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
         case .split(let n, let o, let slot): return "s\(n)/\(o)/\(slot)"
         case .doubleFree(let f): return "x\(f)"
         case .drain: return "d"
+        case .reopen: return "r"
         }
     }
 
@@ -54,6 +56,9 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
         case "d":
             guard rest.isEmpty else { return nil }
             self = .drain
+        case "r":
+            guard rest.isEmpty else { return nil }
+            self = .reopen
         default:
             return nil
         }

@@ -44,8 +44,10 @@ final class Workload: @unchecked Sendable {
             return .getAt(frame: UInt64.random(in: 0..<frames, using: &rng) & ~((1 << UInt64(o)) - 1), order: o)
         case 53..<58 where cores == 1:
             return .doubleFree(frame: UInt64.random(in: 0..<frames, using: &rng))
-        case 58..<61:
+        case 58..<60:
             return .drain
+        case 60 where cores == 1:
+            return .reopen
         default:
             let n = Int.random(in: 0..<1 << 30, using: &rng)
             if Int.random(in: 0..<4, using: &rng) == 0 {
@@ -84,6 +86,8 @@ final class Workload: @unchecked Sendable {
             }
         case .drain:
             llfree.drain(core: core)
+        case .reopen:
+            preconditionFailure("the explorer closes and reopens the pool itself")
         case .put(let n), .split(let n, _, _):
             guard let (start, o) = ledger.heldRun(n) else { return }
             var frame = start, put = o
