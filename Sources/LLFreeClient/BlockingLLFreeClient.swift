@@ -49,10 +49,13 @@ public final class BlockingLLFreeClient: Sendable {
 
     /// See ``LLFreeClient/put(order:frames:)``.
     public func put(order: Int, frames: [UInt64]) throws(ClientError) -> PutResult {
-        let futures = try LLFreeClient.putRequests(order: order, frames: frames).map { client.submit($0) }
-        var replies = [Reply]()
-        for future in futures { replies.append(try wait(future)) }
-        return try LLFreeClient.joinPuts(replies)
+        let requests = try LLFreeClient.putRequests(order: order, frames: frames)
+        let futures = requests.map { client.submit($0) }
+        var replies = [Result<Reply, ClientError>]()
+        for future in futures {
+            do { replies.append(.success(try wait(future))) } catch { replies.append(.failure(error)) }
+        }
+        return try LLFreeClient.joinPuts(replies, requests: requests)
     }
 
     /// See ``LLFreeClient/isFree(_:order:)``.

@@ -18,6 +18,13 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidArgument(String)
     /// The client was closed.
     case closed
+    /// The file given to ``FrameMapper`` is not the pool the daemon serves (another pool, or
+    /// not a pool); nothing was mapped.
+    case notThePool(path: String, reason: String)
+    /// A put split into several requests (more runs than ``Wire/maxBatch``) was answered for
+    /// some requests and failed for others: what happened to each run, in the order given
+    /// (runs already freed are no longer the caller's), and why the failing requests failed.
+    case partialPut(runs: [PutRunOutcome], reason: String)
 
     public var description: String {
         switch self {
@@ -27,6 +34,11 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         case .protocolViolation(let why): return "llfreed's reply violates the protocol: \(why)"
         case .invalidArgument(let why): return "invalid argument: \(why); nothing was sent"
         case .closed: return "the client is closed; nothing was sent"
+        case .notThePool(let path, let reason): return "\(path) is not the pool llfreed serves: \(reason); nothing was mapped"
+        case .partialPut(let runs, let reason):
+            let freed = runs.filter { $0 == .freed }.count, unknown = runs.filter { $0 == .unknown }.count
+            return "a put split into several requests failed part way (\(reason)): \(freed) of \(runs.count) runs were freed, "
+                + "\(runs.count - freed - unknown) were left as they were, \(unknown) may or may not have been freed"
         }
     }
 }

@@ -1,5 +1,8 @@
 // Maps frames of the pool file into the client's address space, so a client that may open the
 // file can use the memory it was given: frame f lies at framesOffset + f * frameSize (hello).
+// The file opened must be the pool the daemon serves: its header's UUID is checked against
+// hello's before anything is mapped, since writing into another pool's frames would corrupt
+// memory that someone else may hold.
 
 import LLFreeProtocol
 #if canImport(Glibc)
@@ -14,17 +17,56 @@ public final class FrameMapper: @unchecked Sendable {
     public let path: String
     private let fd: Int32
 
-    /// Opens the pool file for mapping.
-    /// - Parameter path: the file's path as this process sees it; defaults to ``PoolInfo/path``.
+    /// Opens the pool file for mapping and checks that it is the pool `info` describes.
+    /// - Parameter path: the file's path as this process sees it; defaults to ``PoolInfo/path``
+    ///   (the absolute path the daemon resolved when it opened the pool).
     /// - Throws: ``ClientError/invalidArgument(_:)`` when the file cannot be opened (no access,
-    ///   not found); nothing was mapped.
+    ///   not found); ``ClientError/notThePool(path:reason:)`` when its header is not an llfreed
+    ///   pool header or names another pool (UUID). Nothing was mapped, the file was not written.
     public init(info: PoolInfo, path: String? = nil) throws(ClientError) {
-        self.info = info
-        self.path = path ?? info.path
-        fd = open(self.path, O_RDWR | O_CLOEXEC)
+        let path = path ?? info.path
+        let fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else {
-            throw .invalidArgument("cannot open the pool file \(self.path): \(String(cString: strerror(errno)))")
+            throw .invalidArgument("cannot open the pool file \(path): \(String(cString: strerror(errno)))")
         }
+        if let problem = Self.headerProblem(fd: fd, info: info) {
+            close(fd)
+            throw .notThePool(path: path, reason: problem)
+        }
+        self.info = info
+        self.path = path
+        self.fd = fd
+    }
+
+    /// Why the file open at `fd` is not the pool `info` describes, or nil if it is: its first
+    /// 4096 bytes must be a pool header (magic `LLFREEPL` at 0) with `info.uuid` at 16...31
+    /// (docs/pool-format.md).
+    static func headerProblem(fd: Int32, info: PoolInfo) -> String? {
+        var header = [UInt8](repeating: 0, count: Self.headerLength)
+        var done = 0
+        while done < header.count {
+            let n = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(done)) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { return "its header cannot be read: \(String(cString: strerror(errno)))" }
+            if n == 0 { return "it is \(done) bytes long, shorter than a pool header (\(Self.headerLength) bytes)" }
+            done += n
+        }
+        guard Array(header[0..<8]) == Self.magic else { return "it does not start with the pool magic LLFREEPL" }
+        let uuid = Array(header[16..<32])
+        guard uuid == info.uuid else {
+            return "its UUID is \(Self.text(uuid)), the daemon serves \(Self.text(info.uuid))"
+        }
+        return nil
+    }
+
+    /// Bytes of the header block.
+    static let headerLength = 4096
+    /// "LLFREEPL", the first 8 bytes of a pool file.
+    static let magic: [UInt8] = Array("LLFREEPL".utf8)
+
+    private static func text(_ uuid: [UInt8]) -> String {
+        PoolInfo(version: 0, durability: .volatile, maxOrder: 0, frameSize: 0, frames: 0, framesOffset: 0, children: 0,
+                 treeChildren: 0, trees: 0, maxBatch: 0, cores: 0, uuid: uuid, path: "").uuidString
     }
 
     deinit { close(fd) }

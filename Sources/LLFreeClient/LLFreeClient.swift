@@ -57,15 +57,20 @@ public final class LLFreeClient: Sendable {
     }
 
     /// Closes the connection without needing a Swift concurrency thread (the blocking client
-    /// waits on this from any thread).
+    /// waits on this from any thread). A connection still being made is closed as soon as it
+    /// is made; the future completes after that.
     func closeChannel() -> EventLoopFuture<Void> {
-        let channel = state.withLockedValue { s -> Channel? in
+        let (channel, connecting) = state.withLockedValue { s -> (Channel?, EventLoopFuture<Channel>?) in
             s.closed = true
             defer { s.channel = nil }
-            return s.channel
+            return (s.channel, s.connecting)
         }
-        guard let channel else { return group.any().makeSucceededVoidFuture() }
-        return channel.close().recover { _ in }
+        let loop = channel?.eventLoop ?? connecting?.eventLoop ?? group.any()
+        var closing = [EventLoopFuture<Void>]()
+        if let channel { closing.append(channel.close().recover { _ in }) }
+        // Fails with .closed once the connect completed and its channel was closed (channel()).
+        if let connecting { closing.append(connecting.map { _ in }.recover { _ in }) }
+        return EventLoopFuture.andAllComplete(closing, on: loop)
     }
 
     // MARK: Operations
@@ -94,15 +99,18 @@ public final class LLFreeClient: Sendable {
 
     /// Frees each run of 2^`order` frames in `frames` (pipelined batches of at most
     /// ``Wire/maxBatch``); one result per run, in order.
+    /// - Throws: ``ClientError/refused(_:)`` or ``ClientError/connectionLost(_:)`` when no
+    ///   request of the put was answered; ``ClientError/partialPut(runs:reason:)`` when some
+    ///   requests were answered (their runs may have been freed) and others failed.
     public func put(order: Int, frames: [UInt64]) async throws(ClientError) -> PutResult {
         let requests = try Self.putRequests(order: order, frames: frames)
         var futures = [EventLoopFuture<Reply>]()
         for request in requests { futures.append(submit(request)) }
-        var replies = [Reply]()
+        var replies = [Result<Reply, ClientError>]()
         for future in futures {
-            do { replies.append(try await future.get()) } catch { throw Self.clientError(error) }
+            do { replies.append(.success(try await future.get())) } catch { replies.append(.failure(Self.clientError(error))) }
         }
-        return try Self.joinPuts(replies)
+        return try Self.joinPuts(replies, requests: requests)
     }
 
     /// Whether the run of 2^`order` frames at `frame` is free.
@@ -169,13 +177,23 @@ public final class LLFreeClient: Sendable {
             }
             .connect(unixDomainSocketPath: path)
             .whenComplete { [state] result in
-                state.withLockedValue { s in
+                // close() may have run while connecting: then the new channel is nobody's and
+                // must not be kept (it would hold a connection open until the process exits).
+                let closedMeanwhile = state.withLockedValue { s -> Bool in
                     s.connecting = nil
+                    if s.closed { return true }
                     if case .success(let channel) = result { s.channel = channel }
+                    return false
                 }
                 switch result {
-                case .success(let channel): promise.succeed(channel)
-                case .failure(let error): promise.fail(ClientError.connect(path: path, reason: "\(error)"))
+                case .success(let channel) where closedMeanwhile:
+                    channel.close().whenComplete { _ in promise.fail(ClientError.closed) }
+                case .success(let channel):
+                    promise.succeed(channel)
+                case .failure where closedMeanwhile:
+                    promise.fail(ClientError.closed)
+                case .failure(let error):
+                    promise.fail(ClientError.connect(path: path, reason: "\(error)"))
                 }
             }
         return promise.futureResult
@@ -226,16 +244,38 @@ public final class LLFreeClient: Sendable {
         return result
     }
 
-    static func joinPuts(_ replies: [Reply]) throws(ClientError) -> PutResult {
-        var results = [ErrorCode?]()
-        for reply in replies {
+    /// One put result from the replies to `requests` (a put split into batches). Every reply is
+    /// waited for first: a batch that failed must not hide that other batches were freed.
+    static func joinPuts(_ replies: [Result<Reply, ClientError>], requests: [Request]) throws(ClientError) -> PutResult {
+        var runs = [PutRunOutcome]()
+        var failures = [ClientError]()
+        var answered = false
+        for (reply, request) in zip(replies, requests) {
+            guard case .put(_, let frames) = request else { continue }
             switch reply {
-            case .put(let part): results += part.results
-            case .error(_, let error): throw .refused(error)
-            default: throw .protocolViolation("a put was answered with \(reply)")
+            case .success(.put(let part)) where part.results.count == frames.count:
+                answered = true
+                runs += part.results.map { $0.map(PutRunOutcome.notFreed) ?? .freed }
+            case .success(.put(let part)):
+                // Which runs the results belong to is unknown.
+                failures.append(.protocolViolation("a put of \(frames.count) runs was answered with \(part.results.count) results"))
+                runs += Array(repeating: .unknown, count: frames.count)
+            case .success(.error(_, let error)):
+                failures.append(.refused(error))
+                runs += Array(repeating: .notFreed(error.code), count: frames.count)
+            case .success(let other):
+                failures.append(.protocolViolation("a put was answered with \(other)"))
+                runs += Array(repeating: .unknown, count: frames.count)
+            case .failure(let error):
+                failures.append(error)
+                runs += Array(repeating: .unknown, count: frames.count)
             }
         }
-        return PutResult(results: results)
+        guard let first = failures.first else {
+            return PutResult(results: runs.map { if case .notFreed(let code) = $0 { code } else { nil } })
+        }
+        if !answered { throw first }
+        throw .partialPut(runs: runs, reason: failures.map { "\($0)" }.joined(separator: "; "))
     }
 
     static func hello(_ reply: Reply) throws(ClientError) -> PoolInfo {

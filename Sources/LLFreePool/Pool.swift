@@ -106,6 +106,8 @@ public final class Pool: @unchecked Sendable {
         } catch {
             throw fail(PoolError(file: path, reason: error.reason, unchanged: false))
         }
+        // The file's size and its name must survive a power cut too (they are not in the mapping).
+        try file.sync(directory: created)
         return (header, chosen)
     }
 

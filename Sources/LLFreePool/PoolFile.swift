@@ -72,6 +72,19 @@ final class PoolFile {
         return Array(bytes[0..<done])
     }
 
+    /// `fsync` of the file, and of its directory when `directory` (a new file's name is durable
+    /// only once its directory is): on a disk file the size and the blocks the mapping filled are
+    /// durable only then, whatever msync did to the pages.
+    func sync(directory: Bool) throws(PoolError) {
+        guard fsync(fd) == 0 else { throw PoolError(file: path, reason: .system(.current("fsync")), unchanged: false) }
+        guard directory else { return }
+        let parent = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let dir = Glibc.open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dir >= 0 else { throw PoolError(file: path, reason: .system(.current("open")), unchanged: false) }
+        defer { Glibc.close(dir) }
+        guard fsync(dir) == 0 else { throw PoolError(file: path, reason: .system(.current("fsync")), unchanged: false) }
+    }
+
     /// Sets the file's size with `ftruncate(2)`; growing leaves a hole (sparse).
     func truncate(to size: UInt64, unchanged: Bool) throws(PoolError) {
         guard ftruncate(fd, off_t(size)) == 0 else {

@@ -25,7 +25,9 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case misaligned = 10
     /// No free run of that order exists anywhere in the pool.
     case outOfMemory = 11
-    /// A put of frames not allocated with that order: a double free or an order mismatch.
+    /// A put of a run with a free frame (a double free), or for order ≥ 9 of a run that is not
+    /// one huge allocation of that order. A put of base frames (order < 9) with another order
+    /// than they were got with is not detected (see docs/protocol.md, put).
     case notAllocated = 12
     /// The client's credentials are not admitted. The connection is closed.
     case accessDenied = 13

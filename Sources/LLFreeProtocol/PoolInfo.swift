@@ -27,7 +27,7 @@ public struct PoolInfo: Sendable, Equatable {
     public var cores: UInt16
     /// The pool's UUID (16 bytes, as stored in the pool header).
     public var uuid: [UInt8]
-    /// The pool file's path as the daemon opened it (UTF-8, at most ``Wire/maxPath`` bytes).
+    /// The pool file's absolute, resolved path (UTF-8, at most ``Wire/maxPath`` bytes).
     public var path: String
 
     public init(version: UInt16, durability: DurabilityMode, maxOrder: UInt8, frameSize: UInt32, frames: UInt64,

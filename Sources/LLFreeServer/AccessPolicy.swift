@@ -1,6 +1,6 @@
-// Who may talk to the daemon: a peer is admitted if its uid or its gid is allowed. The default
-// admits the daemon's own user and root, which with the socket's mode 0660 keeps the frames of a
-// pool to the people who own it.
+// Who may talk to the daemon: a peer is admitted if its uid is allowed, or its primary gid or any
+// of its supplementary groups is. The default admits the daemon's own user and root, which with
+// the socket's mode 0660 keeps the frames of a pool to the people who own it.
 
 #if canImport(Glibc)
 import Glibc
@@ -10,7 +10,8 @@ import Glibc
 public struct AccessPolicy: Sendable, Equatable, CustomStringConvertible {
     /// Users admitted.
     public var uids: Set<UInt32>
-    /// Groups admitted (the peer's primary gid as SO_PEERCRED reports it).
+    /// Groups admitted: a peer is admitted if its primary gid (SO_PEERCRED) or one of its
+    /// supplementary gids (SO_PEERGROUPS) is here.
     public var gids: Set<UInt32>
 
     public init(uids: Set<UInt32>, gids: Set<UInt32> = []) {
@@ -24,7 +25,16 @@ public struct AccessPolicy: Sendable, Equatable, CustomStringConvertible {
     /// nil if `peer` is admitted, else why not (for the error reply and the log).
     public func refusal(of peer: PeerCredentials) -> String? {
         if uids.contains(peer.uid) || gids.contains(peer.gid) { return nil }
-        return "peer \(peer) is not admitted: allowed uids \(uids.sorted()), gids \(gids.sorted())"
+        let refused = "peer \(peer) is not admitted: allowed uids \(uids.sorted()), gids \(gids.sorted())"
+        switch peer.groups {
+        case .known(let groups):
+            if groups.contains(where: gids.contains) { return nil }
+            return refused
+        case .unavailable(let why):
+            // Say so: a member of an allowed group would otherwise not know why it is refused.
+            if gids.isEmpty { return refused }
+            return refused + "; its supplementary groups could not be read (\(why)), so only its primary gid was checked"
+        }
     }
 
     public var description: String { "uids \(uids.sorted()), gids \(gids.sorted())" }

@@ -45,15 +45,18 @@ public enum Daemon {
             throw .pool(error)
         }
         let report = pool.report
+        // Clients open the file by the path hello reports, from their own working directory:
+        // a relative path as configured would name another file there.
+        let servedPath = absolutePath(path, logger)
         logger.info("opened pool", metadata: [
-            "pool": "\(path)", "uuid": "\(pool.header.uuidString)", "geometry": "\(pool.header.geometry)",
+            "pool": "\(path)", "resolved": "\(servedPath)", "uuid": "\(pool.header.uuidString)", "geometry": "\(pool.header.geometry)",
             "durability": "\(pool.durability)",
             "recovery": "\(report.wasDirty ? "ran: the pool was not closed cleanly" : "not needed: the pool was closed cleanly")",
             "found": "\(report.recovery.map { "\($0)" } ?? "nothing to repair")",
             "recovery time": "\(report.recoveryScan)", "open time": "\(report.total)",
             "free frames": "\(pool.allocator.freeFrames)",
         ])
-        let description = PoolDescription(path: path, uuid: pool.header.uuid, framesOffset: pool.header.layout.framesOffset,
+        let description = PoolDescription(path: servedPath, uuid: pool.header.uuid, framesOffset: pool.header.layout.framesOffset,
                                           durability: wireDurability(pool.durability.mode))
         var metrics: (listen: MetricsListen, registry: PrometheusCollectorRegistry, metrics: ServerMetrics)? = nil
         if let listen = options.metrics {
@@ -102,6 +105,26 @@ public enum Daemon {
             throw outcome ?? .pool(error)
         }
         if let outcome { throw outcome }
+    }
+
+    /// `path` absolute and resolved (symlinks, `.` and `..`), as clients are told it. If the
+    /// file cannot be resolved (it was renamed since it was opened) the path is made absolute
+    /// against the working directory and a warning logged: clients then check the pool's UUID.
+    static func absolutePath(_ path: String, _ logger: Logger) -> String {
+        if let resolved = realpath(path, nil) {
+            defer { free(resolved) }
+            return String(cString: resolved)
+        }
+        let why = String(cString: strerror(errno))
+        var absolute = path
+        if !path.hasPrefix("/"), let cwd = getcwd(nil, 0) {
+            defer { free(cwd) }
+            absolute = String(cString: cwd) + "/" + path
+        }
+        logger.warning("cannot resolve the pool's path; hello reports it unresolved", metadata: [
+            "pool": "\(path)", "reported": "\(absolute)", "error": "\(why)",
+        ])
+        return absolute
     }
 
     /// Sends a notification to systemd if run under it; a failure is logged, not fatal (the

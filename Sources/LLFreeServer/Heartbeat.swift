@@ -24,11 +24,15 @@ public struct Heartbeat: Sendable {
         self.problem = problem
     }
 
-    /// Runs until cancelled.
+    /// Runs until cancelled; once cancelled it reports nothing more and touches no allocator, so
+    /// awaiting it after cancelling makes it safe to close the pool.
     public func run<A: FrameAllocator>(_ server: LLFreeServer<A>) async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: interval) } catch { return }
-            guard await server.eventLoopsRespond(within: interval) else {
+            let responding = await server.eventLoopsRespond(within: interval)
+            // Cancelled while checking: the server is stopping, which is no wedged loop to report.
+            if Task.isCancelled { return }
+            guard responding else {
                 problem("an event loop did not run a no-op within \(interval); withholding WATCHDOG=1")
                 continue
             }

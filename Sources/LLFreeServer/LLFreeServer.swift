@@ -8,6 +8,9 @@ import LLFreeProtocol
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Serves an allocator's frames over a Unix socket.
 public final class LLFreeServer<A: FrameAllocator>: Sendable {
@@ -20,7 +23,18 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
     let group: MultiThreadedEventLoopGroup
     /// Core index of each event loop.
     let cores: [ObjectIdentifier: Int]
+    /// Caps on open connections, per uid and in total (set from RLIMIT_NOFILE at start).
+    let limiter = ConnectionLimiter()
+    /// The pool's part of stats, shared by every loop's processor.
+    let statsCache = StatsCache()
     private let channel = NIOLockedValueBox<Channel?>(nil)
+    /// The socket file bound at ``ServerConfiguration/socketPath``, removed at shutdown only if it
+    /// is still this one.
+    private let boundSocket = NIOLockedValueBox<SocketFileIdentity?>(nil)
+
+    /// Bytes one read of a connection takes at most: up to 341 header-only requests (ping,
+    /// stats), whose answers are what a turn of the loop spends on that connection.
+    static var readLimit: Int { 4096 }
 
     /// Creates a server; nothing listens until ``start()``.
     /// - Throws: ``ServerError/invalidConfiguration(_:)`` if there are more threads than allocator
@@ -56,9 +70,39 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
     /// Binds the socket (or takes over the one systemd passed) and starts serving.
     /// - Throws: ``ServerError``; on failure no socket file of this server remains.
     public func start() async throws(ServerError) {
+        let limit = FileDescriptorLimit.raise()
+        limiter.fit(to: limit)
+        let limitMetadata: Logger.Metadata = [
+            "RLIMIT_NOFILE": "\(limit)", "max connections": "\(limiter.total)", "max connections per uid": "\(limiter.perUID)",
+        ]
+        if let failure = limit.failure {
+            logger.warning("cannot raise the file-descriptor limit", metadata: limitMetadata.merging(["why": "\(failure)"]) { $1 })
+        } else {
+            logger.info("file-descriptor limit", metadata: limitMetadata)
+        }
+        let logger = self.logger
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
-            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // accept failing (EMFILE, ENFILE, ENOMEM) would otherwise be retried at once,
+                    // forever, spinning the loop; the connection caps make this rare.
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler(shouldForwardIOErrorCaught: false) { error in
+                        logger.warning("accept failed; pausing accept for 250 ms", metadata: ["error": "\(error)"])
+                        return .milliseconds(250)
+                    })
+                }
+            }
+            // A client that shuts its write side still gets every reply to what it sent; the
+            // handler closes once they are flushed.
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            // One read of at most readLimit bytes per connection per turn of the loop: what one
+            // client pipelined is answered a read at a time, with the loop's other connections
+            // served in between (a task re-queued with execute would not do that: a loop runs
+            // queued tasks until none is left before it polls again).
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 1)
+            .childChannelOption(ChannelOptions.recvAllocator,
+                                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: Self.readLimit))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try self.initialize(channel)
@@ -79,21 +123,28 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
             return
         }
         let path = configuration.socketPath
-        try SocketFile.prepare(path)
+        try SocketFile.prepare(path, mode: configuration.socketMode)
+        // Bound here and handed to NIO as a bound socket: NIO would unlink the path when the
+        // listener closes, whatever file is there by then; shutdown removes only this one.
+        let (descriptor, identity) = try SocketFile.bindListening(path, mode: configuration.socketMode, backlog: 256)
+        if let gid = configuration.socketGroup {
+            do {
+                try SocketFile.setGroup(path, gid, boundAs: identity)
+            } catch {
+                close(descriptor)
+                SocketFile.remove(path, boundAs: identity)
+                throw error
+            }
+        }
         let bound: Channel
         do {
-            bound = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
+            // NIO owns the descriptor from here: it is closed with the channel.
+            bound = try await bootstrap.withBoundSocket(descriptor).get()
         } catch {
+            SocketFile.remove(path, boundAs: identity)
             throw .bind(path: path, reason: "\(error)")
         }
-        do {
-            try SocketFile.setMode(path, configuration.socketMode)
-            if let gid = configuration.socketGroup { try SocketFile.setGroup(path, gid) }
-        } catch {
-            try? await bound.close()
-            SocketFile.remove(path)
-            throw error
-        }
+        boundSocket.withLockedValue { $0 = identity }
         channel.withLockedValue { $0 = bound }
         logger.info("serving", metadata: [
             "socket": "\(path)", "mode": "\(String(configuration.socketMode, radix: 8))",
@@ -104,6 +155,7 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
 
     /// Whether every event loop runs a no-op within `timeout`: the liveness the systemd watchdog
     /// is told about, so a wedged loop (and not only a dead process) gets the daemon restarted.
+    /// Returns false at once if the calling task is cancelled (it cannot wait any more).
     public func eventLoopsRespond(within timeout: Duration) async -> Bool {
         // Polled from this task rather than awaited on the loops, so a wedged loop cannot block
         // the check itself.
@@ -114,7 +166,9 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
         let deadline = clock.now + timeout
         while answered.withLockedValue({ $0 }) < loops.count {
             if clock.now >= deadline { return false }
-            try? await Task.sleep(for: .milliseconds(2))
+            // A cancelled sleep returns at once: without this check a cancelled caller would spin
+            // here until the deadline.
+            do { try await Task.sleep(for: .milliseconds(2)) } catch { return false }
         }
         return true
     }
@@ -129,8 +183,8 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
         guard let core = cores[ObjectIdentifier(channel.eventLoop)] else {
             throw ServerError.internalError("a connection was accepted onto an event loop of another group")
         }
-        let processor = RequestProcessor(allocator: allocator, core: core, pool: pool, counters: counters)
-        let handler = ConnectionHandler(processor: processor, policy: configuration.access, state: state, logger: logger,
+        let processor = RequestProcessor(allocator: allocator, core: core, pool: pool, counters: counters, statsCache: statsCache)
+        let handler = ConnectionHandler(processor: processor, policy: configuration.access, state: state, limiter: limiter, logger: logger,
                                         metrics: configuration.metrics)
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RequestDecoder()))
         try channel.pipeline.syncOperations.addHandler(handler)
@@ -146,7 +200,11 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
         state.beginShutdown()
         if let listening = channel.withLockedValue({ c -> Channel? in defer { c = nil }; return c }) {
             try? await listening.close()
-            if configuration.passedSocket == nil { SocketFile.remove(configuration.socketPath) }
+            if let identity = boundSocket.withLockedValue({ $0 }), !SocketFile.remove(configuration.socketPath, boundAs: identity) {
+                logger.notice("the socket file was not removed: it is no longer the one this daemon bound", metadata: [
+                    "socket": "\(configuration.socketPath)", "bound": "\(identity)",
+                ])
+            }
         }
         let open = state.open
         for connection in open { connection.pipeline.fireUserInboundEventTriggered(ServerState.Drain()) }
@@ -157,6 +215,9 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
         }
         for connection in state.open { try? await connection.close() }
         try? await group.shutdownGracefully()
+        // A scan asked for by a connection may still read the allocator, which the caller closes
+        // next.
+        await statsCache.finishScans()
         logger.info("stopped serving", metadata: ["connections drained": "\(open.count)"])
     }
 }

@@ -5,7 +5,8 @@ import LLFreeProtocol
 
 /// The identity and placement of the pool being served (reported by hello).
 public struct PoolDescription: Sendable, Equatable {
-    /// The pool file's path (at most ``Wire/maxPath`` bytes of UTF-8).
+    /// The pool file's path, absolute and resolved (realpath), so that a client in any working
+    /// directory opens the same file (at most ``Wire/maxPath`` bytes of UTF-8).
     public var path: String
     /// The pool's UUID, 16 bytes.
     public var uuid: [UInt8]

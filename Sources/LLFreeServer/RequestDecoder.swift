@@ -38,8 +38,11 @@ struct RequestDecoder: ByteToMessageDecoder {
     }
 
     mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        // Complete messages that arrived before the peer closed are still answered; a partial
-        // one (the peer disconnected mid-message) is dropped: it never was a request.
+        // Complete messages that arrived before the peer closed are still answered: a peer that
+        // shuts only its write side (half-closure is allowed) gets every reply, written before the
+        // connection handler closes; a peer that closed entirely cannot read them, but what they
+        // asked for is done, as for any request read. A partial message (the peer stopped
+        // mid-message) is dropped: it never was a request.
         while try decode(context: context, buffer: &buffer) == .continue {}
         buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
         return .needMoreData

@@ -12,13 +12,17 @@ public struct RequestProcessor<A: FrameAllocator> {
     public let core: Int
     public let pool: PoolDescription
     public let counters: ServerCounters
+    /// Where the pool's part of stats is kept between changes; the server shares one across its
+    /// event loops.
+    public let statsCache: StatsCache
 
-    public init(allocator: A, core: Int, pool: PoolDescription, counters: ServerCounters) {
+    public init(allocator: A, core: Int, pool: PoolDescription, counters: ServerCounters, statsCache: StatsCache = StatsCache()) {
         precondition(core >= 0 && core < allocator.cores, "core \(core) is outside the allocator's 0..<\(allocator.cores)")
         self.allocator = allocator
         self.core = core
         self.pool = pool
         self.counters = counters
+        self.statsCache = statsCache
     }
 
     /// The hello reply body for this pool.
@@ -30,12 +34,36 @@ public struct RequestProcessor<A: FrameAllocator> {
                         maxBatch: UInt32(Wire.maxBatch), cores: UInt16(clamping: allocator.cores), uuid: pool.uuid, path: pool.path)
     }
 
-    /// Answers `message`. Counts the operation (and errors).
+    /// Answers `message`. Counts the operation (and errors). A stats whose snapshot is not
+    /// cached scans the pool on the calling thread.
     public func process(_ message: RequestMessage) -> ReplyMessage {
         counters.add(.operations, core: core)
         let reply = answer(message.request)
         if case .error = reply { counters.add(.errors, core: core) }
         return ReplyMessage(id: message.id, reply)
+    }
+
+    /// Answers `message` unless it is a stats whose snapshot is not cached: then nil, and the
+    /// caller gets one with ``scanInBackground(then:)`` and answers with ``statsReply(to:using:)``,
+    /// so that no event loop spends a scan's time.
+    func processWithoutScanning(_ message: RequestMessage) -> ReplyMessage? {
+        guard case .stats = message.request else { return process(message) }
+        guard let snapshot = statsCache.cached(generation: Self.generation(counters)) else { return nil }
+        return statsReply(to: message, using: snapshot)
+    }
+
+    /// The reply to the stats request `message` from `snapshot`. Counts the operation.
+    func statsReply(to message: RequestMessage, using snapshot: StatsCache.Snapshot) -> ReplyMessage {
+        counters.add(.operations, core: core)
+        return ReplyMessage(id: message.id, .stats(stats(from: snapshot)))
+    }
+
+    /// Scans the pool on the stats cache's thread (unless a scan of the current generation is
+    /// cached by then) and passes the snapshot to `done` on that thread.
+    func scanInBackground(then done: @escaping @Sendable (StatsCache.Snapshot) -> Void) {
+        let (allocator, counters) = (self.allocator, self.counters)
+        statsCache.snapshotInBackground(generation: { Self.generation(counters) },
+                                        scan: { Self.scan(allocator, generation: $0) }, done: done)
     }
 
     /// The reply to a request the codec refused.
@@ -149,6 +177,34 @@ public struct RequestProcessor<A: FrameAllocator> {
 
     /// The pool's and the daemon's numbers now.
     public func stats() -> PoolStats {
+        let (allocator, counters) = (self.allocator, self.counters)
+        let (snapshot, _) = statsCache.snapshot(generation: { Self.generation(counters) }, scan: { Self.scan(allocator, generation: $0) })
+        return stats(from: snapshot)
+    }
+
+    /// The stats of `snapshot` with the daemon's counters now.
+    func stats(from snapshot: StatsCache.Snapshot) -> PoolStats {
+        PoolStats(
+            frames: allocator.geometry.frames, freeFrames: snapshot.freeFrames, freeHugeFrames: snapshot.freeHugeFrames,
+            clientsAccepted: counters.accepted.load(ordering: .relaxed), clientsRefused: counters.refused.load(ordering: .relaxed),
+            operationsServed: counters.total(.operations), framesAllocated: counters.total(.framesAllocated),
+            framesFreed: counters.total(.framesFreed), errors: counters.total(.errors),
+            clientsConnected: UInt32(clamping: counters.connected.load(ordering: .relaxed)),
+            trees: snapshot.trees, freeRuns: snapshot.freeRuns)
+    }
+
+    /// Changes of the pool's state so far: every get or put that reached the allocator moved at
+    /// least one of these counters (a get allocates frames or counts an error, a put frees runs
+    /// or counts refused ones).
+    static func generation(_ counters: ServerCounters) -> UInt64 {
+        counters.total(.framesAllocated) &+ counters.total(.framesFreed) &+ counters.total(.errors)
+    }
+
+    /// The pool's free frames, free runs of every order and tree occupancy, by scanning it; safe
+    /// on any thread (the allocator's counts read its atomics). LLFree's public API counts free
+    /// runs one order per pass (a single pass over the bitfields would need access the core does
+    /// not expose), which is why the result is cached and scanned off the event loops.
+    static func scan(_ allocator: A, generation: UInt64) -> StatsCache.Snapshot {
         let g = allocator.geometry
         var summary = TreeSummary(trees: UInt32(g.trees))
         for tree in allocator.treeStats() {
@@ -163,12 +219,10 @@ public struct RequestProcessor<A: FrameAllocator> {
                 summary.occupancy[min(TreeSummary.buckets - 1, allocated * TreeSummary.buckets / tree.frames)] += 1
             }
         }
-        return PoolStats(
-            frames: g.frames, freeFrames: UInt64(allocator.freeFrames), freeHugeFrames: UInt64(allocator.freeHugeFrames),
-            clientsAccepted: counters.accepted.load(ordering: .relaxed), clientsRefused: counters.refused.load(ordering: .relaxed),
-            operationsServed: counters.total(.operations), framesAllocated: counters.total(.framesAllocated),
-            framesFreed: counters.total(.framesFreed), errors: counters.total(.errors),
-            clientsConnected: UInt32(clamping: counters.connected.load(ordering: .relaxed)),
-            trees: summary, freeRuns: (0...g.maxOrder).map { UInt64(allocator.freeRuns(order: $0)) })
+        let freeRuns = (0...g.maxOrder).map { UInt64(allocator.freeRuns(order: $0)) }
+        // Order 9 is the huge order: its free runs are the free huge frames, counted once.
+        let freeHuge = g.maxOrder >= Geometry.hugeOrder ? freeRuns[Geometry.hugeOrder] : UInt64(allocator.freeHugeFrames)
+        return StatsCache.Snapshot(generation: generation, freeFrames: UInt64(allocator.freeFrames), freeHugeFrames: freeHuge,
+                                   trees: summary, freeRuns: freeRuns)
     }
 }

@@ -38,7 +38,10 @@ public struct ServerService<A: FrameAllocator>: Service {
         let beat = heartbeat.map { heartbeat in Task { await heartbeat.run(server) } }
         // Returns when shutdown is requested, throws when the task is cancelled; both end serving.
         try? await gracefulShutdown()
+        // The heartbeat reads the allocator (its status line); the caller closes the pool after
+        // this returns, so the heartbeat must have finished, not merely been asked to.
         beat?.cancel()
+        await beat?.value
         stopping()
         await server.shutdown()
         await endpoint?.shutdown()

@@ -12,8 +12,10 @@ final class DaemonProcess {
     let logPath: String
     private(set) var process: Process
 
-    /// The llfreed executable: in the build directory that holds this test bundle.
+    /// The llfreed executable: $LLFREED_TEST_BINARY if set (to run these tests against another
+    /// build), else the one in the build directory that holds this test bundle.
     static var binary: String {
+        if let chosen = ProcessInfo.processInfo.environment["LLFREED_TEST_BINARY"], !chosen.isEmpty { return chosen }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         // The bundle may be a directory (…/llfreedPackageTests.xctest/…) on some platforms.
@@ -28,16 +30,21 @@ final class DaemonProcess {
     /// Starts llfreed on a new 64 MiB pool (or the existing one in `directory`).
     /// Runs it as `user` (uid = gid) through setpriv when given.
     let user: UInt32?
+    /// A command and its arguments that run llfreed (e.g. prlimit with limits), or none.
+    let launcher: [String]
 
     init(directory: String? = nil, size: String = "64M", threads: Int = 2, extra: [String] = [], wait: Bool = true,
-         user: UInt32? = nil) throws {
+         user: UInt32? = nil, socket: String? = nil, launcher: [String] = []) throws {
         self.user = user
+        self.launcher = launcher
         let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("llfreed-test-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        if user != nil { chmod(dir, 0o777) }
+        // Sticky, like /tmp: the daemon's user may create its socket here, and no one else may
+        // remove or replace it (llfreed refuses a socket directory others could change).
+        if user != nil { chmod(dir, 0o1777) }
         self.directory = dir
         pool = dir + "/test.pool"
-        socket = dir + "/llfreed.sock"
+        self.socket = socket ?? dir + "/llfreed.sock"
         logPath = dir + "/llfreed-\(UUID().uuidString.prefix(6)).log"
         process = Process()
         try start(size: size, threads: threads, extra: extra, wait: wait)
@@ -50,13 +57,11 @@ final class DaemonProcess {
         process = Process()
         let arguments = ["--pool", pool, "--create", "--size", size, "--socket", socket, "--threads", "\(threads)",
                          "--durability", "cpu-cache"] + extra
-        if let user {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid=\(user)", "--regid=\(user)", "--clear-groups", Self.binary] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: Self.binary)
-            process.arguments = arguments
-        }
+        var command = [Self.binary] + arguments
+        if let user { command = ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--clear-groups"] + command }
+        command = launcher + command
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.standardError = log
         process.standardOutput = log
         try process.run()

@@ -1,0 +1,71 @@
+// Graceful shutdown in process, where its steps can be observed: a connection accepted while the
+// listener is closing is drained like the others, and the heartbeat has stopped (not merely been
+// told to) when the service returns, since the caller closes the pool right after.
+
+import Foundation
+import LLFree
+import LLFreeClient
+import LLFreeProtocol
+import Logging
+import NIOConcurrencyHelpers
+import Testing
+@testable import LLFreeServer
+
+@Suite(.serialized) struct ShutdownTests {
+    let directory: String
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("llfreed-shutdown-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    func server(_ memory: VolatileAllocator) throws -> LLFreeServer<LLFree<VolatilePersistence>> {
+        let configuration = ServerConfiguration(socketPath: directory + "/llfreed.sock", threads: 2)
+        return try LLFreeServer(allocator: memory.llfree, pool: RequestProcessorTests.pool, configuration: configuration,
+                                logger: Logger(label: "test"))
+    }
+
+    @Test func aConnectionAcceptedWhileShuttingDownIsDrained() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let memory = try VolatileAllocator(frames: 16 * 512)
+        let server = try server(memory)
+        try await server.start()
+        let early = try RawConnection(directory + "/llfreed.sock")
+        #expect(early.roundTrip(RequestMessage(id: 1, .ping)) == .reply(ReplyMessage(id: 1, .ping)))
+        // The window between shutdown beginning and the listener closing: the shutdown has
+        // looked at the open connections (here: none new), and one more is accepted.
+        server.state.beginShutdown()
+        let late = try RawConnection(directory + "/llfreed.sock")
+        late.send(RequestMessage(id: 2, .get(order: 0, count: 10, kind: .fixed)))
+        #expect(late.receive(timeout: 3) == .closed, "a connection accepted during shutdown was served instead of drained")
+        #expect(memory.llfree.freeFrames == 16 * 512, "a request was served during shutdown")
+        let clock = ContinuousClock()
+        let start = clock.now
+        await server.shutdown()
+        #expect(clock.now - start < .milliseconds(4500), "shutdown waited for the 5 s forced close of a connection it had not drained")
+        #expect(early.receive() == .closed)
+    }
+
+    @Test func theHeartbeatHasStoppedWhenTheServiceReturns() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let memory = try VolatileAllocator(frames: 16 * 512)
+        let server = try server(memory)
+        // Every report fails (no one listens there), and reporting the failure takes a while:
+        // the heartbeat spends nearly all its time in a report, as it would in a slow send.
+        let reports = NIOLockedValueBox((begun: 0, ended: 0))
+        let heartbeat = Heartbeat(notifier: SystemdNotifier(socket: directory + "/nobody.sock"), watchdogInterval: .milliseconds(5)) { _ in
+            reports.withLockedValue { $0.begun += 1 }
+            usleep(300_000)
+            reports.withLockedValue { $0.ended += 1 }
+        }
+        let service = ServerService(server: server, heartbeat: heartbeat)
+        let running = Task { try await service.run() }
+        while reports.withLockedValue({ $0.begun }) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        running.cancel()
+        try await running.value
+        let atReturn = reports.withLockedValue { $0 }
+        #expect(atReturn.begun == atReturn.ended, "the heartbeat was still reporting when the service returned")
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(reports.withLockedValue { $0.begun } == atReturn.begun, "the heartbeat reported after the service returned")
+    }
+}
