@@ -34,15 +34,32 @@ final class PoolFile {
         fd = -1
     }
 
-    /// Takes the pool's lock without waiting: `flock(2)`, exclusive for an opener, shared for a
-    /// read-only inspection. flock belongs to this descriptor alone, so libpmem's own descriptor
-    /// (opened and closed by `pmem_map_file`) cannot release it, and a second opener in the same
-    /// process is refused like one in another process.
+    /// How long ``lock(exclusive:)`` keeps retrying a held lock before it refuses with `.locked`.
+    ///
+    /// A child that this process forks inherits every descriptor until its `exec` closes the
+    /// `O_CLOEXEC` ones, and with it a share of the lock: between a `close` and the next open in
+    /// a process that spawns children on other threads (a test runner, a storage engine with
+    /// helper processes), the lock can look held for the microseconds to milliseconds a child
+    /// takes to reach `exec`. A real second opener holds it far longer and is still refused.
+    static let lockGrace: Duration = .milliseconds(250)
+
+    /// Takes the pool's lock: `flock(2)` with `LOCK_NB`, exclusive for an opener, shared for a
+    /// read-only inspection, retried every millisecond for ``lockGrace`` while it is held. flock
+    /// belongs to this descriptor alone, so libpmem's own descriptor (opened and closed by
+    /// `pmem_map_file`) cannot release it, and a second opener in the same process is refused
+    /// like one in another process.
     func lock(exclusive: Bool) throws(PoolError) {
-        guard flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 else {
+        let clock = ContinuousClock()
+        let deadline = clock.now + Self.lockGrace
+        while flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
             let e = errno
-            if e == EWOULDBLOCK { throw PoolError(file: path, reason: .locked) }
-            throw PoolError(file: path, reason: .system(SystemFailure(call: "flock", errno: e)))
+            if e == EINTR { continue }
+            guard e == EWOULDBLOCK else {
+                throw PoolError(file: path, reason: .system(SystemFailure(call: "flock", errno: e)))
+            }
+            guard clock.now < deadline else { throw PoolError(file: path, reason: .locked) }
+            var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
+            nanosleep(&pause, nil)
         }
     }
 

@@ -1,6 +1,7 @@
 // Every refusal of open, format and inspect: the right typed reason, naming the file, and the
 // file byte for byte as it was.
 
+import Atomics
 import Foundation
 import LLFree
 @testable import LLFreePool
@@ -98,6 +99,40 @@ import Testing
         try pool.close()
         // The lock goes with the close.
         try Pool.open(path: scratch.path, cores: 1, durability: .cpuCache).close()
+    }
+
+    /// A child spawned on another thread shares the pool's descriptor until its exec; a close
+    /// followed at once by an open must not be refused for it (CI saw exactly this once).
+    @Test func childrenSpawnedMeanwhileDoNotHoldTheLock() throws {
+        let scratch = ScratchPath("spawn"); defer { scratch.remove() }
+        try Pool.format(path: scratch.path, frames: smallFrames, durability: .cpuCache)
+        let stop = ManagedAtomic(false)
+        let spawned = ManagedAtomic(0)
+        let spawner = Thread {
+            while !stop.load(ordering: .relaxed) {
+                let child = Process()
+                child.executableURL = URL(fileURLWithPath: "/bin/true")
+                guard (try? child.run()) != nil else { continue }
+                child.waitUntilExit()
+                spawned.wrappingIncrement(ordering: .relaxed)
+            }
+        }
+        spawner.start()
+        defer { stop.store(true, ordering: .relaxed) }
+        // Enough cycles that many spawns overlap them (with no grace this failed within the first
+        // few dozen cycles).
+        var cycle = 0
+        let start = ContinuousClock.now
+        while cycle < 300 || (spawned.load(ordering: .relaxed) < 100 && ContinuousClock.now - start < .seconds(10)) {
+            do {
+                try Pool.open(path: scratch.path, cores: 1, durability: .cpuCache).close()
+            } catch {
+                Issue.record("cycle \(cycle) after \(spawned.load(ordering: .relaxed)) children: \(error)")
+                return
+            }
+            cycle += 1
+        }
+        #expect(spawned.load(ordering: .relaxed) >= 100, "the spawner must have overlapped the cycles")
     }
 
     @Test func formatRefusesAnExistingFile() throws {
