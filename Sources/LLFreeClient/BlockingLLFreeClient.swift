@@ -1,48 +1,76 @@
 // The client library's blocking API, for code that is not async (CLIs, C-style callers, load
-// generators pinned to threads). Same connection handling and pipelining as LLFreeClient.
+// generators pinned to threads). Each call runs on the caller's thread with plain socket calls
+// (send, recv, poll) and no event loop: a round trip wakes two threads (the daemon's loop and
+// the caller) instead of four (the async client adds its own event loop on both ways), which on
+// a loaded machine is most of a round trip's cost. The requests of one call (a batch split at
+// Wire.maxBatch) are pipelined; calls from several threads take turns on the one connection.
 
 import LLFreeProtocol
-import NIOCore
+import NIOConcurrencyHelpers
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// A blocking client of llfreed. Must not be used from an event loop thread of its own group.
-public final class BlockingLLFreeClient: Sendable {
-    /// The async client underneath.
-    public let client: LLFreeClient
+/// A blocking client of llfreed: one Unix-socket connection, used on the calling thread.
+///
+/// Thread-safe: calls from several threads are served one after another (use ``LLFreeClient``
+/// to pipeline many concurrent calls). Reconnect: a connection the daemon closed (it restarted,
+/// say) is found when the next call sends on it; if not one byte of that call was sent, the
+/// call connects again and sends on the new connection; a call whose requests were sent and
+/// whose replies did not all arrive fails with ``ClientError/connectionLost(_:)`` and is not
+/// retried (a get may have been served). The call after it connects again.
+public final class BlockingLLFreeClient: @unchecked Sendable {
+    /// The daemon's socket.
+    public let socketPath: String
+    /// Guards everything below; held for a whole call.
+    private let lock = NIOLock()
+    /// The connected socket, or -1.
+    private var fd: Int32 = -1
+    private var closed = false
+    private var nextID: UInt64 = 1
+    /// Bytes received and not yet taken as replies.
+    private var received = MessageBuffer()
+    /// Scratch for recv.
+    private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
 
+    /// A client of the daemon at `socketPath`; connects at the first call (or ``connect()``).
     public init(socketPath: String) {
-        client = LLFreeClient(socketPath: socketPath)
+        self.socketPath = socketPath
     }
 
-    public init(_ client: LLFreeClient) {
-        self.client = client
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
     }
 
     /// Connects now (otherwise the first call does).
     public func connect() throws(ClientError) {
-        do { _ = try client.channel().wait() } catch { throw error as? ClientError ?? .connect(path: client.socketPath, reason: "\(error)") }
+        lock.lock(); defer { lock.unlock() }
+        if closed { throw .closed }
+        if fd < 0 { try open() }
     }
 
-    /// Closes the connection.
+    /// Closes the connection; later calls fail with ``ClientError/closed``.
     public func close() {
-        try? client.closeChannel().wait()
-    }
-
-    private func wait(_ future: EventLoopFuture<Reply>) throws(ClientError) -> Reply {
-        do { return try future.wait() } catch { throw LLFreeClient.clientError(error) }
+        lock.lock(); defer { lock.unlock() }
+        closed = true
+        drop()
     }
 
     /// See ``LLFreeClient/hello()``.
     public func hello() throws(ClientError) -> PoolInfo {
-        try LLFreeClient.hello(wait(client.submit(.hello(minVersion: 1, maxVersion: UInt16(Wire.version)))))
+        try LLFreeClient.hello(single(.hello(minVersion: 1, maxVersion: UInt16(Wire.version))))
     }
 
     /// See ``LLFreeClient/get(order:count:kind:)``.
     public func get(order: Int, count: Int, kind: FrameKind = .fixed) throws(ClientError) -> GetResult {
-        let futures = try LLFreeClient.getRequests(order: order, count: count, kind: kind).map { client.submit($0) }
+        let outcomes = try exchange(LLFreeClient.getRequests(order: order, count: count, kind: kind))
         var replies = [Reply]()
         var failure: ClientError? = nil
-        for future in futures {
-            do { replies.append(try wait(future)) } catch { failure = failure ?? error }
+        for outcome in outcomes {
+            switch outcome {
+            case .success(let reply): replies.append(reply)
+            case .failure(let error): failure = failure ?? error
+            }
         }
         return try LLFreeClient.joinGets(replies, failure: failure)
     }
@@ -50,32 +78,175 @@ public final class BlockingLLFreeClient: Sendable {
     /// See ``LLFreeClient/put(order:frames:)``.
     public func put(order: Int, frames: [UInt64]) throws(ClientError) -> PutResult {
         let requests = try LLFreeClient.putRequests(order: order, frames: frames)
-        let futures = requests.map { client.submit($0) }
-        var replies = [Result<Reply, ClientError>]()
-        for future in futures {
-            do { replies.append(.success(try wait(future))) } catch { replies.append(.failure(error)) }
-        }
-        return try LLFreeClient.joinPuts(replies, requests: requests)
+        return try LLFreeClient.joinPuts(try exchange(requests), requests: requests)
     }
 
     /// See ``LLFreeClient/isFree(_:order:)``.
     public func isFree(_ frame: UInt64, order: Int = 0) throws(ClientError) -> Bool {
         try LLFreeClient.checkOrder(order)
-        return try LLFreeClient.isFree(wait(client.submit(.isFree(order: UInt8(order), frame: frame))))
+        return try LLFreeClient.isFree(single(.isFree(order: UInt8(order), frame: frame)))
     }
 
     /// See ``LLFreeClient/stats()``.
     public func stats() throws(ClientError) -> PoolStats {
-        try LLFreeClient.stats(wait(client.submit(.stats)))
+        try LLFreeClient.stats(single(.stats))
     }
 
     /// See ``LLFreeClient/ping()``.
     public func ping() throws(ClientError) {
-        try LLFreeClient.ping(wait(client.submit(.ping)))
+        try LLFreeClient.ping(single(.ping))
     }
 
     /// Sends any request; returns its reply as it came.
     public func send(_ request: Request) throws(ClientError) -> Reply {
-        try wait(client.submit(request))
+        try single(request)
+    }
+
+    // MARK: The connection
+
+    private func single(_ request: Request) throws(ClientError) -> Reply {
+        try exchange([request])[0].get()
+    }
+
+    /// Sends `requests` pipelined and collects their replies in order: one outcome per request.
+    /// Throws only when nothing was sent (closed, cannot connect).
+    private func exchange(_ requests: [Request]) throws(ClientError) -> [Result<Reply, ClientError>] {
+        lock.lock(); defer { lock.unlock() }
+        if closed { throw .closed }
+        let firstID = nextID
+        nextID &+= UInt64(requests.count)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(requests.reduce(0) { $0 + WireCodec.encodedSize(RequestMessage(id: 0, $1)) })
+        for (i, request) in requests.enumerated() {
+            bytes += WireCodec.encode(RequestMessage(id: firstID &+ UInt64(i), request))
+        }
+
+        if fd < 0 { try open() }
+        var sent = 0
+        // A connection the daemon closed since the last call fails the first send; as nothing of
+        // this call reached anyone, it is sent again on a new connection (once).
+        switch sendSome(bytes, from: 0) {
+        case .success(let n): sent = n
+        case .failure:
+            drop()
+            try open()
+            if case .success(let n) = sendSome(bytes, from: 0) { sent = n } else {
+                drop()
+                return requests.map { _ in .failure(.connectionLost("the new connection broke before the request was sent")) }
+            }
+        }
+
+        var outcomes = [Result<Reply, ClientError>]()
+        outcomes.reserveCapacity(requests.count)
+        while outcomes.count < requests.count {
+            // Take the replies already received.
+            do throws(ProtocolError) {
+                while outcomes.count < requests.count, let message = try received.next() {
+                    let decoded = try WireCodec.decodeReply(message)
+                    let expected = firstID &+ UInt64(outcomes.count)
+                    if decoded.id == expected {
+                        outcomes.append(.success(decoded.reply))
+                    } else if case .error(_, let error) = decoded.reply {
+                        // An error for no request of ours (id 0: access refused, bad framing):
+                        // the daemon closes the connection; what is left fails with its reason.
+                        return fail(outcomes, requests.count, first: .refused(error), rest: .refused(error))
+                    } else {
+                        return fail(outcomes, requests.count, first: .protocolViolation(
+                            "reply id \(decoded.id) where \(expected) was due (replies come in request order)"))
+                    }
+                }
+            } catch {
+                return fail(outcomes, requests.count, first: .protocolViolation("\(error)"))
+            }
+            if outcomes.count == requests.count { break }
+            // Write what is left while reading what arrives: a daemon whose replies are not read
+            // stops reading requests, so writing everything first could wait forever.
+            let readable: Bool
+            if sent < bytes.count {
+                var p = pollfd(fd: fd, events: Int16(POLLIN | POLLOUT), revents: 0)
+                let r = poll(&p, 1, -1)
+                if r < 0 {
+                    if errno == EINTR { continue }
+                    return fail(outcomes, requests.count, first: .connectionLost("poll: \(String(cString: strerror(errno)))"))
+                }
+                if p.revents & Int16(POLLOUT) != 0 {
+                    switch sendSome(bytes, from: sent) {
+                    case .success(let n): sent += n
+                    case .failure(let error): return fail(outcomes, requests.count, first: error)
+                    }
+                }
+                readable = p.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0
+            } else {
+                readable = true
+            }
+            guard readable else { continue }
+            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 {
+                received.append(scratch[0..<n])
+            } else if n == 0 {
+                return fail(outcomes, requests.count, first: .connectionLost("llfreed closed the connection"))
+            } else if errno != EINTR && errno != EAGAIN {
+                return fail(outcomes, requests.count, first: .connectionLost("recv: \(String(cString: strerror(errno)))"))
+            }
+        }
+        return outcomes
+    }
+
+    /// Sends as much of `bytes[from...]` as the socket takes without waiting, at least one byte
+    /// unless the socket is full (a first call on an empty socket sends a small call whole).
+    private func sendSome(_ bytes: [UInt8], from start: Int) -> Result<Int, ClientError> {
+        var done = start
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            if n >= 0 { done += n; continue }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN: return .success(done - start)
+            default: return .failure(.connectionLost("send: \(String(cString: strerror(errno)))"))
+            }
+        }
+        return .success(done - start)
+    }
+
+    /// Fails the requests after `outcomes` and drops the connection (the byte stream can no
+    /// longer be matched to requests).
+    private func fail(_ outcomes: [Result<Reply, ClientError>], _ count: Int, first: ClientError,
+                      rest: ClientError? = nil) -> [Result<Reply, ClientError>] {
+        drop()
+        var all = outcomes
+        all.append(.failure(first))
+        let later = rest ?? .connectionLost("the connection was dropped after: \(first)")
+        while all.count < count { all.append(.failure(later)) }
+        return all
+    }
+
+    /// Connects a new socket (`socket` + `connect`, close-on-exec, blocking).
+    private func open() throws(ClientError) {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let path = Array(socketPath.utf8)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard path.count < capacity else {
+            throw .connect(path: socketPath, reason: "the path is longer than \(capacity - 1) bytes")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path) }
+        let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard s >= 0 else { throw .connect(path: socketPath, reason: "socket: \(String(cString: strerror(errno)))") }
+        let r = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard r == 0 else {
+            let reason = String(cString: strerror(errno))
+            Glibc.close(s)
+            throw .connect(path: socketPath, reason: reason)
+        }
+        fd = s
+        received = MessageBuffer()
+    }
+
+    private func drop() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+        received = MessageBuffer()
     }
 }

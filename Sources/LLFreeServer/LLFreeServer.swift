@@ -196,7 +196,10 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
     /// (unless systemd passed the socket: its file is systemd's, which keeps listening and starts
     /// the daemon again on the next connection) and stops the event loops. The allocator is not
     /// touched: closing the pool is the caller's.
-    public func shutdown(timeout: Duration = .seconds(5)) async {
+    /// - Returns: how many connections were open when shutdown began, and how many of all
+    ///   connections had to be closed at the timeout instead of finishing their drain.
+    @discardableResult
+    public func shutdown(timeout: Duration = .seconds(5)) async -> (drained: Int, closedAtTimeout: Int) {
         state.beginShutdown()
         if let listening = channel.withLockedValue({ c -> Channel? in defer { c = nil }; return c }) {
             try? await listening.close()
@@ -213,11 +216,18 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
         while !state.open.isEmpty && clock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
-        for connection in state.open { try? await connection.close() }
+        let late = state.open
+        if !late.isEmpty {
+            logger.warning("connections did not finish draining in time; closing them", metadata: [
+                "connections": "\(late.count)", "timeout": "\(timeout)",
+            ])
+        }
+        for connection in late { try? await connection.close() }
         try? await group.shutdownGracefully()
         // A scan asked for by a connection may still read the allocator, which the caller closes
         // next.
         await statsCache.finishScans()
-        logger.info("stopped serving", metadata: ["connections drained": "\(open.count)"])
+        logger.info("stopped serving", metadata: ["connections drained": "\(open.count)", "closed at timeout": "\(late.count)"])
+        return (open.count, late.count)
     }
 }

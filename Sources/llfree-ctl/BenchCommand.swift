@@ -10,13 +10,12 @@ import Foundation
 import Histogram
 import LLFreeClient
 import LLFreeProtocol
-import NIOPosix
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Load-test llfreed: ping vs get latency, then frames/s for clients x batch.",
-        discussion: "Every frame obtained is put back before a client stops. With --pin each client's thread and its own event loop run on one CPU, round robin over the CPUs this process may use (pin llfreed with taskset if wanted).")
+        discussion: "Every frame obtained is put back before a client stops. Each client is a thread with its own connection, doing its I/O on that thread (the blocking client); with --pin each client's thread runs on one CPU, round robin over the CPUs this process may use.")
 
     @OptionGroup var connection: SocketOptions
 
@@ -35,7 +34,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Round trips of each kind in the ping vs get latency phase (0 skips it).")
     var latencyRounds = 20000
 
-    @Flag(help: "Pin each client (its thread and its own event loop) to a CPU, round robin.")
+    @Flag(help: "Pin each client (its thread, which does its I/O) to a CPU, round robin.")
     var pin = false
 
     func run() throws {
@@ -123,24 +122,10 @@ struct BenchCommand: ParsableCommand {
         let pin = self.pin
         let threads = workers.enumerated().map { index, worker in
             Thread {
-                let client: BlockingLLFreeClient
-                var group: MultiThreadedEventLoopGroup? = nil
-                if pin {
-                    // The client's I/O runs on its event loop: pin that thread and this one to
-                    // the same CPU.
-                    let cpu = cpus[index % cpus.count]
-                    let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-                    _ = try? loops.next().submit { CPUAffinity.pin(to: cpu) }.wait()
-                    CPUAffinity.pin(to: cpu)
-                    group = loops
-                    client = BlockingLLFreeClient(LLFreeClient(socketPath: socket, group: loops))
-                } else {
-                    client = BlockingLLFreeClient(socketPath: socket)
-                }
-                defer {
-                    client.close()
-                    try? group?.syncShutdownGracefully()
-                }
+                // The blocking client does its I/O on this thread: pinning it pins the client.
+                if pin { CPUAffinity.pin(to: cpus[index % cpus.count]) }
+                let client = BlockingLLFreeClient(socketPath: socket)
+                defer { client.close() }
                 let clock = ContinuousClock()
                 do {
                     while Date() < stop {

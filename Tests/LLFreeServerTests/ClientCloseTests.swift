@@ -32,6 +32,9 @@ import Testing
             usleep(20_000)
         }
         #expect(open == 1)
-        #expect(throws: ClientError.closed) { try BlockingLLFreeClient(client).ping() }
+        let blocking = BlockingLLFreeClient(socketPath: daemon.socket)
+        try blocking.ping()
+        blocking.close()
+        #expect(throws: ClientError.closed) { try blocking.ping() }
     }
 }

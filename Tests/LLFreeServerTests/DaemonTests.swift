@@ -64,6 +64,37 @@ import Testing
         #expect(try client.put(order: 0, frames: got.frames + rest.frames).freed == 128 * 256)
     }
 
+    /// One blocking call several times larger than the socket buffers both ways (2 MiB of
+    /// frames back, then 2 MiB of frames out while 512 KiB of results come back): requests are
+    /// written while replies are read, so neither side waits for the other forever.
+    @Test func aBlockingCallLargerThanTheSocketBuffersCompletes() throws {
+        let daemon = try DaemonProcess(size: "1G", threads: 1)
+        defer { daemon.remove() }
+        let client = BlockingLLFreeClient(socketPath: daemon.socket)
+        defer { client.close() }
+        let frames = 256 * 1024
+        let got = try client.get(order: 0, count: frames)
+        #expect(got.frames.count == frames && got.shortfall == nil)
+        let put = try client.put(order: 0, frames: got.frames)
+        #expect(put.freed == frames && put.results.count == frames)
+        let stats = try client.stats()
+        #expect(stats.freeFrames == stats.frames)
+    }
+
+    /// The blocking client's connection outlives a SIGKILLed daemon: the next call finds it
+    /// closed before sending anything, connects to the restarted daemon and is served.
+    @Test func aBlockingClientReconnectsAfterTheDaemonWasKilled() throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.remove() }
+        let client = BlockingLLFreeClient(socketPath: daemon.socket)
+        defer { client.close() }
+        let frames = try client.get(order: 0, count: 3).frames
+        daemon.crash()
+        try daemon.start()
+        for frame in frames { #expect(try !client.isFree(frame)) }
+        #expect(try client.put(order: 0, frames: frames).freed == 3)
+    }
+
     @Test func acknowledgedStateSurvivesSIGKILLAndRecoveryIsLogged() throws {
         let daemon = try DaemonProcess()
         defer { daemon.remove() }

@@ -39,10 +39,10 @@ import Testing
         late.send(RequestMessage(id: 2, .get(order: 0, count: 10, kind: .fixed)))
         #expect(late.receive(timeout: 3) == .closed, "a connection accepted during shutdown was served instead of drained")
         #expect(memory.llfree.freeFrames == 16 * 512, "a request was served during shutdown")
-        let clock = ContinuousClock()
-        let start = clock.now
-        await server.shutdown()
-        #expect(clock.now - start < .milliseconds(4500), "shutdown waited for the 5 s forced close of a connection it had not drained")
+        // Counted, not timed (a loaded test machine can take seconds to do anything): no
+        // connection may be left for the forced close at the timeout.
+        let summary = await server.shutdown(timeout: .seconds(60))
+        #expect(summary.closedAtTimeout == 0, "shutdown had to force-close a connection it had not drained")
         #expect(early.receive() == .closed)
     }
 
