@@ -24,8 +24,13 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
     public let socketPath: String
     /// Guards everything below; held for a whole call.
     private let lock = NIOLock()
+    /// Held (inside `lock`) to change `fd`, and by ``close()`` (without `lock`) to mark the
+    /// client closed and shut down the socket a call may be waiting on: it never shuts down a
+    /// reused descriptor number, and no call connects again after close began.
+    private let descriptorLock = NIOLock()
     /// The connected socket, or -1.
     private var fd: Int32 = -1
+    /// Set under `descriptorLock`.
     private var closed = false
     private var nextID: UInt64 = 1
     /// Bytes received and not yet taken as replies.
@@ -45,16 +50,23 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
     /// Connects now (otherwise the first call does).
     public func connect() throws(ClientError) {
         lock.lock(); defer { lock.unlock() }
-        if closed { throw .closed }
+        if isClosed { throw .closed }
         if fd < 0 { try open() }
     }
 
-    /// Closes the connection; later calls fail with ``ClientError/closed``.
+    /// Closes the connection; later calls fail with ``ClientError/closed``. A call in flight on
+    /// another thread is woken and fails with ``ClientError/connectionLost(_:)`` (its requests
+    /// may have been served).
     public func close() {
+        descriptorLock.withLock {
+            closed = true
+            if fd >= 0 { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+        }
         lock.lock(); defer { lock.unlock() }
-        closed = true
         drop()
     }
+
+    private var isClosed: Bool { descriptorLock.withLock { closed } }
 
     /// See ``LLFreeClient/hello()``.
     public func hello() throws(ClientError) -> PoolInfo {
@@ -112,7 +124,7 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
     /// Throws only when nothing was sent (closed, cannot connect).
     private func exchange(_ requests: [Request]) throws(ClientError) -> [Result<Reply, ClientError>] {
         lock.lock(); defer { lock.unlock() }
-        if closed { throw .closed }
+        if isClosed { throw .closed }
         let firstID = nextID
         nextID &+= UInt64(requests.count)
         var bytes = [UInt8]()
@@ -240,13 +252,23 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
             Glibc.close(s)
             throw .connect(path: socketPath, reason: reason)
         }
-        fd = s
+        let closedMeanwhile = descriptorLock.withLock { () -> Bool in
+            if closed { return true }
+            fd = s
+            return false
+        }
+        if closedMeanwhile {
+            Glibc.close(s)
+            throw .closed
+        }
         received = MessageBuffer()
     }
 
     private func drop() {
-        if fd >= 0 { Glibc.close(fd) }
-        fd = -1
+        descriptorLock.withLock {
+            if fd >= 0 { Glibc.close(fd) }
+            fd = -1
+        }
         received = MessageBuffer()
     }
 }
