@@ -16,6 +16,8 @@ public final class MetricsEndpoint: Sendable {
     let logger: Logger
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let channel = NIOLockedValueBox<Channel?>(nil)
+    /// The Unix socket file this endpoint bound, removed at shutdown only if it is still this one.
+    private let boundSocket = NIOLockedValueBox<SocketFileIdentity?>(nil)
 
     /// An endpoint answering each scrape with `exposition()` (the text exposition, refreshed).
     public init(listen: MetricsListen, logger: Logger, exposition: @escaping @Sendable () -> [UInt8]) {
@@ -44,8 +46,17 @@ public final class MetricsEndpoint: Sendable {
             case .tcp(let host, let port):
                 bound = try await bootstrap.bind(host: host, port: port).get()
             case .unix(let path):
+                // Bound like the daemon's own socket: mode 0600 from the umask at bind, and
+                // identified, so shutdown never removes a file someone else bound there since.
                 try SocketFile.prepare(path)
-                bound = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
+                let (descriptor, identity) = try SocketFile.bindListening(path, mode: 0o600, backlog: 16)
+                do {
+                    bound = try await bootstrap.withBoundSocket(descriptor).get()
+                } catch {
+                    SocketFile.remove(path, boundAs: identity)
+                    throw error
+                }
+                boundSocket.withLockedValue { $0 = identity }
             }
         } catch let error as ServerError {
             try? await group.shutdownGracefully()
@@ -63,11 +74,16 @@ public final class MetricsEndpoint: Sendable {
         channel.withLockedValue { $0?.localAddress?.port }
     }
 
-    /// Stops listening, closes scrapes in progress and removes a Unix socket file it created.
+    /// Stops listening, closes scrapes in progress and removes the Unix socket file it bound, if
+    /// that file is still at the path.
     public func shutdown() async {
         if let listening = channel.withLockedValue({ c -> Channel? in defer { c = nil }; return c }) {
             try? await listening.close()
-            if case .unix(let path) = listen { SocketFile.remove(path) }
+            if case .unix(let path) = listen, let identity = boundSocket.withLockedValue({ $0 }),
+               !SocketFile.remove(path, boundAs: identity) {
+                logger.notice("the metrics socket file was not removed: it is no longer the one this endpoint bound",
+                              metadata: ["socket": "\(path)"])
+            }
         }
         try? await group.shutdownGracefully()
     }

@@ -173,9 +173,4 @@ enum SocketFile {
         return unlink(path) == 0
     }
 
-    /// Removes whatever socket file is at `path`. Only for the metrics endpoint, which records no
-    /// identity; the daemon's own socket goes through ``remove(_:boundAs:)``.
-    static func remove(_ path: String) {
-        if SocketFileIdentity.of(path) != nil { unlink(path) }
-    }
 }

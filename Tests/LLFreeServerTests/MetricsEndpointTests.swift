@@ -98,8 +98,29 @@ final class MetricsEndpointTests: XCTestCase {
         let scrape = try HTTPScrape.request(unixPath: path)
         XCTAssertEqual(scrape.status, 200)
         XCTAssertEqual(scrape.sample(#"llfreed_operations_total{op="ping",result="ok"}"#), 1)
+        var info = stat()
+        XCTAssertEqual(lstat(path, &info), 0)
+        XCTAssertEqual(info.st_mode & 0o777, 0o600, "the metrics socket is its owner's only")
         await endpoint.shutdown()
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+    }
+
+    func testShutdownLeavesASocketFileBoundThereSince() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString.prefix(8)).sock").path
+        let (registry, _) = makeMetrics()
+        let endpoint = MetricsEndpoint(listen: .unix(path: path), logger: Logger(label: "test")) { registry.emitToBuffer() }
+        try await endpoint.start()
+        // Someone removes the file and binds a socket of their own at the path.
+        XCTAssertEqual(unlink(path), 0)
+        let other = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(other) }
+        var sa = sockaddr_un()
+        sa.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &sa.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+        XCTAssertEqual(withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(other, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }, 0)
+        await endpoint.shutdown()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path), "shutdown removed a socket file the endpoint had not bound")
+        unlink(path)
     }
 
     func testListenParsing() throws {
