@@ -18,7 +18,10 @@ import Glibc
 /// say) is found when the next call sends on it; if not one byte of that call was sent, the
 /// call connects again and sends on the new connection; a call whose requests were sent and
 /// whose replies did not all arrive fails with ``ClientError/connectionLost(_:)`` and is not
-/// retried (a get may have been served). The call after it connects again.
+/// retried (a get may have been served); replies that did arrive before the connection closed
+/// are still used (a put split into batches reports which batches were freed). The call after it
+/// connects again. ``close()`` wakes a call waiting for a reply, not one waiting in `connect`
+/// (a daemon whose listen backlog is full).
 public final class BlockingLLFreeClient: @unchecked Sendable {
     /// The daemon's socket.
     public let socketPath: String
@@ -134,19 +137,29 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
         }
 
         if fd < 0 { try open() }
-        var sent = 0
-        // A connection the daemon closed since the last call fails the first send; as nothing of
-        // this call reached anyone, it is sent again on a new connection (once).
-        switch sendSome(bytes, from: 0) {
-        case .success(let n): sent = n
-        case .failure:
+        // Once a send fails, nothing more is written, but what the daemon answered before it
+        // closed is still read: replies to requests it served must not be lost.
+        var writeError: ClientError? = nil
+        var (sent, error) = sendSome(bytes, from: 0)
+        if let error, sent == 0 {
+            // The connection was found closed before one byte of this call went out: the daemon
+            // restarted, or refused this peer (its reason is waiting to be read). Nothing of this
+            // call reached anyone, so it may go out on a new connection, once.
+            if let refusal = takeRefusal() { return fail([], requests.count, first: .refused(refusal), rest: .refused(refusal)) }
             drop()
             try open()
-            if case .success(let n) = sendSome(bytes, from: 0) { sent = n } else {
+            (sent, writeError) = sendSome(bytes, from: 0)
+            if let again = writeError, sent == 0 {
+                if let refusal = takeRefusal() { return fail([], requests.count, first: .refused(refusal), rest: .refused(refusal)) }
                 drop()
-                return requests.map { _ in .failure(.connectionLost("the new connection broke before the request was sent")) }
+                throw .connect(path: socketPath, reason: "the connection broke before anything was sent (first \(error), then \(again))")
             }
+        } else {
+            writeError = error
         }
+        // A send that failed on a connection still open (not EPIPE): shutting the write side
+        // makes the daemon answer every complete request it read and close, so reading ends.
+        if writeError != nil { _ = shutdown(fd, Int32(SHUT_WR)) }
 
         var outcomes = [Result<Reply, ClientError>]()
         outcomes.reserveCapacity(requests.count)
@@ -158,9 +171,9 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
                     let expected = firstID &+ UInt64(outcomes.count)
                     if decoded.id == expected {
                         outcomes.append(.success(decoded.reply))
-                    } else if case .error(_, let error) = decoded.reply {
-                        // An error for no request of ours (id 0: access refused, bad framing):
-                        // the daemon closes the connection; what is left fails with its reason.
+                    } else if decoded.id == 0, case .error(_, let error) = decoded.reply {
+                        // An error for no request (id 0: access refused, bad framing): the daemon
+                        // closes the connection; what is left fails with its reason.
                         return fail(outcomes, requests.count, first: .refused(error), rest: .refused(error))
                     } else {
                         return fail(outcomes, requests.count, first: .protocolViolation(
@@ -174,7 +187,7 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
             // Write what is left while reading what arrives: a daemon whose replies are not read
             // stops reading requests, so writing everything first could wait forever.
             let readable: Bool
-            if sent < bytes.count {
+            if writeError == nil && sent < bytes.count {
                 var p = pollfd(fd: fd, events: Int16(POLLIN | POLLOUT), revents: 0)
                 let r = poll(&p, 1, -1)
                 if r < 0 {
@@ -182,12 +195,12 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
                     return fail(outcomes, requests.count, first: .connectionLost("poll: \(String(cString: strerror(errno)))"))
                 }
                 if p.revents & Int16(POLLOUT) != 0 {
-                    switch sendSome(bytes, from: sent) {
-                    case .success(let n): sent += n
-                    case .failure(let error): return fail(outcomes, requests.count, first: error)
-                    }
+                    let (n, error) = sendSome(bytes, from: sent)
+                    sent += n
+                    writeError = error
+                    if error != nil { _ = shutdown(fd, Int32(SHUT_WR)) }
                 }
-                readable = p.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0
+                readable = p.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 || writeError != nil
             } else {
                 readable = true
             }
@@ -196,28 +209,45 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
             if n > 0 {
                 received.append(scratch[0..<n])
             } else if n == 0 {
-                return fail(outcomes, requests.count, first: .connectionLost("llfreed closed the connection"))
+                return fail(outcomes, requests.count, first: writeError ?? .connectionLost("llfreed closed the connection"))
             } else if errno != EINTR && errno != EAGAIN {
-                return fail(outcomes, requests.count, first: .connectionLost("recv: \(String(cString: strerror(errno)))"))
+                return fail(outcomes, requests.count, first: writeError ?? .connectionLost("recv: \(String(cString: strerror(errno)))"))
             }
         }
         return outcomes
     }
 
-    /// Sends as much of `bytes[from...]` as the socket takes without waiting, at least one byte
-    /// unless the socket is full (a first call on an empty socket sends a small call whole).
-    private func sendSome(_ bytes: [UInt8], from start: Int) -> Result<Int, ClientError> {
+    /// Sends as much of `bytes[from...]` as the socket takes without waiting. Returns the bytes
+    /// sent by this call and, if a send failed, why (the bytes before it were sent all the same).
+    private func sendSome(_ bytes: [UInt8], from start: Int) -> (sent: Int, error: ClientError?) {
         var done = start
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
             if n >= 0 { done += n; continue }
             switch errno {
             case EINTR: continue
-            case EAGAIN: return .success(done - start)
-            default: return .failure(.connectionLost("send: \(String(cString: strerror(errno)))"))
+            case EAGAIN: return (done - start, nil)
+            default: return (done - start, .connectionLost("send: \(String(cString: strerror(errno)))"))
             }
         }
-        return .success(done - start)
+        return (done - start, nil)
+    }
+
+    /// The reason of an id-0 error reply (an access refusal) the daemon left on a connection it
+    /// closed, read without waiting; nil if there is none.
+    private func takeRefusal() -> ReplyError? {
+        while true {
+            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n > 0 { received.append(scratch[0..<n]); continue }
+            if n < 0 && errno == EINTR { continue }
+            break
+        }
+        while let message = try? received.next() {
+            if let decoded = try? WireCodec.decodeReply(message), decoded.id == 0, case .error(_, let error) = decoded.reply {
+                return error
+            }
+        }
+        return nil
     }
 
     /// Fails the requests after `outcomes` and drops the connection (the byte stream can no
