@@ -1,7 +1,8 @@
 // BlockingLLFreeClient against scripted servers that end connections at awkward moments, each
 // scenario repeated because each is a race between the client's sends and the server's close:
 // what was answered before a close is still reported, a refusal is reported as a refusal, and a
-// call part of which was sent is never sent again on a new connection.
+// call part of which was sent is never sent again on a new connection; and close() from another
+// thread wakes a call waiting for a reply.
 
 import Foundation
 import LLFreeClient
@@ -146,5 +147,39 @@ import Testing
             usleep(20_000)
             #expect(server.connections.withLockedValue { $0 } == 1, "trial \(trial): the call was sent again on a new connection")
         }
+    }
+
+    /// close() from another thread wakes a call waiting for its reply.
+    @Test func blockingCloseWakesACallWaitingForAReply() throws {
+        // A server that reads and never answers: the call waits until close() wakes it.
+        let server = try ScriptedServer { fd in
+            var scratch = [UInt8](repeating: 0, count: 4096)
+            while scratch.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, $0.count, 0) }) > 0 {}
+        }
+        defer { server.stop() }
+        let client = BlockingLLFreeClient(socketPath: server.path)
+        let outcome = NIOLockedValueBox<Result<Void, ClientError>?>(nil)
+        let caller = Thread {
+            do throws(ClientError) {
+                try client.ping()
+                outcome.withLockedValue { $0 = .success(()) }
+            } catch {
+                outcome.withLockedValue { $0 = .failure(error) }
+            }
+        }
+        caller.start()
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(outcome.withLockedValue { $0 } == nil, "the ping returned although nobody answered")
+        // Closed from a third thread, so that a close() that waited for the call would fail this
+        // test instead of hanging it.
+        Thread { client.close() }.start()
+        let deadline = Date().addingTimeInterval(10)
+        while outcome.withLockedValue({ $0 }) == nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        guard case .failure(.connectionLost) = outcome.withLockedValue({ $0 }) else {
+            Issue.record("close() did not fail the waiting call with connectionLost: \(String(describing: outcome.withLockedValue { $0 }))")
+            return
+        }
+        Thread.sleep(forTimeInterval: 0.05)
+        #expect(throws: ClientError.closed) { try client.ping() }
     }
 }
