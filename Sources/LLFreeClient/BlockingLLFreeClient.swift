@@ -73,7 +73,7 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
 
     /// See ``LLFreeClient/hello()``.
     public func hello() throws(ClientError) -> PoolInfo {
-        try LLFreeClient.hello(single(.hello(minVersion: 1, maxVersion: UInt16(Wire.version))))
+        try LLFreeClient.hello(send(.hello(minVersion: 1, maxVersion: UInt16(Wire.version))))
     }
 
     /// See ``LLFreeClient/get(order:count:kind:)``.
@@ -99,29 +99,25 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
     /// See ``LLFreeClient/isFree(_:order:)``.
     public func isFree(_ frame: UInt64, order: Int = 0) throws(ClientError) -> Bool {
         try LLFreeClient.checkOrder(order)
-        return try LLFreeClient.isFree(single(.isFree(order: UInt8(order), frame: frame)))
+        return try LLFreeClient.isFree(send(.isFree(order: UInt8(order), frame: frame)))
     }
 
     /// See ``LLFreeClient/stats()``.
     public func stats() throws(ClientError) -> PoolStats {
-        try LLFreeClient.stats(single(.stats))
+        try LLFreeClient.stats(send(.stats))
     }
 
     /// See ``LLFreeClient/ping()``.
     public func ping() throws(ClientError) {
-        try LLFreeClient.ping(single(.ping))
+        try LLFreeClient.ping(send(.ping))
     }
 
     /// Sends any request; returns its reply as it came.
     public func send(_ request: Request) throws(ClientError) -> Reply {
-        try single(request)
+        try exchange([request])[0].get()
     }
 
     // MARK: The connection
-
-    private func single(_ request: Request) throws(ClientError) -> Reply {
-        try exchange([request])[0].get()
-    }
 
     /// Sends `requests` pipelined and collects their replies in order: one outcome per request.
     /// Throws only when nothing was sent (closed, cannot connect).
@@ -130,10 +126,11 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
         if isClosed { throw .closed }
         let firstID = nextID
         nextID &+= UInt64(requests.count)
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(requests.reduce(0) { $0 + WireCodec.encodedSize(RequestMessage(id: 0, $1)) })
-        for (i, request) in requests.enumerated() {
-            bytes += WireCodec.encode(RequestMessage(id: firstID &+ UInt64(i), request))
+        let messages = requests.enumerated().map { RequestMessage(id: firstID &+ UInt64($0.offset), $0.element) }
+        var bytes = [UInt8](repeating: 0, count: messages.reduce(0) { $0 + WireCodec.encodedSize($1) })
+        bytes.withUnsafeMutableBytes { raw in
+            var offset = 0
+            for message in messages { offset += WireCodec.encode(message, into: UnsafeMutableRawBufferPointer(rebasing: raw[offset...])) }
         }
 
         if fd < 0 { try open() }

@@ -64,23 +64,26 @@ enum Harness {
         state.barrier.wait()
     }
 
+    /// One timed phase: the threads start together (thread 0 records the persistence counts in
+    /// `slot` first), each times `body` into `times[t]`, and once all are done thread 0 records
+    /// the counts in `slot + 1`.
+    @inline(__always)
+    static func phase<A: FrameAllocator>(_ a: A, _ state: RunState, _ t: Int, snapshot slot: Int,
+                                         into times: UnsafeMutablePointer<UInt64>, _ body: () -> Void) {
+        sync(a, state, t, snapshot: slot)
+        let t0 = Clock.now()
+        body()
+        let t1 = Clock.now()
+        times[t] = t1 &- t0
+        state.barrier.wait()
+        if t == 0 { state.snapshots[slot + 1] = a.persistenceCounts() }
+    }
+
     static func bulk<A: FrameAllocator>(_ a: A, _ state: RunState, _ order: Int, _ t: Int) {
         let frames = state.frames(of: t)
         let n = state.allocs
-        sync(a, state, t, snapshot: 0)
-        let t0 = Clock.now()
-        getLoop(a, order, t, frames, n)
-        let t1 = Clock.now()
-        state.first[t] = t1 &- t0
-        state.barrier.wait()
-        if t == 0 { state.snapshots[1] = a.persistenceCounts() }
-        sync(a, state, t, snapshot: 2)
-        let t2 = Clock.now()
-        putLoopReversed(a, order, t, frames, n)
-        let t3 = Clock.now()
-        state.second[t] = t3 &- t2
-        state.barrier.wait()
-        if t == 0 { state.snapshots[3] = a.persistenceCounts() }
+        phase(a, state, t, snapshot: 0, into: state.first) { getLoop(a, order, t, frames, n) }
+        phase(a, state, t, snapshot: 2, into: state.second) { putLoopReversed(a, order, t, frames, n) }
     }
 
     static func repeatPairs<A: FrameAllocator>(_ a: A, _ state: RunState, _ order: Int, _ t: Int) {
@@ -88,13 +91,8 @@ enum Harness {
         let n = state.allocs
         // Half the memory allocated first, as in the paper.
         getLoop(a, order, t, frames, n)
-        sync(a, state, t, snapshot: 0)
-        let t0 = Clock.now()
-        pairLoop(a, order, t, n)
-        let t1 = Clock.now()
-        state.first[t] = t1 &- t0
-        state.barrier.wait()
-        if t == 0 { state.snapshots[1] = a.persistenceCounts() }
+        phase(a, state, t, snapshot: 0, into: state.first) { pairLoop(a, order, t, n) }
+        // No thread puts before thread 0 has taken the closing snapshot.
         state.barrier.wait()
         putLoopReversed(a, order, t, frames, n)
     }
@@ -102,25 +100,14 @@ enum Harness {
     static func rand<A: FrameAllocator>(_ a: A, _ state: RunState, _ order: Int, _ t: Int, seed: UInt64) {
         let frames = state.frames(of: t)
         let n = state.allocs
-        sync(a, state, t, snapshot: 0)
-        let t0 = Clock.now()
-        getLoop(a, order, t, frames, n)
-        let t1 = Clock.now()
-        state.first[t] = t1 &- t0
-        state.barrier.wait()
+        phase(a, state, t, snapshot: 0, into: state.first) { getLoop(a, order, t, frames, n) }
         if t == 0 {
-            state.snapshots[1] = a.persistenceCounts()
             // Shuffle all threads' frames together: each thread then frees frames of all cores.
+            // The next phase's opening barrier keeps the others waiting until this is done.
             var rng = WyRand(seed: seed)
             rng.shuffle(state.frames, count: state.threads * state.allocs)
         }
-        sync(a, state, t, snapshot: 2)
-        let t2 = Clock.now()
-        putLoop(a, order, t, frames, n)
-        let t3 = Clock.now()
-        state.second[t] = t3 &- t2
-        state.barrier.wait()
-        if t == 0 { state.snapshots[3] = a.persistenceCounts() }
+        phase(a, state, t, snapshot: 2, into: state.second) { putLoop(a, order, t, frames, n) }
     }
 
     // MARK: Timed loops
