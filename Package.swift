@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "llfree-ctl", targets: ["llfree-ctl"]),
         .library(name: "LLFreeProtocol", targets: ["LLFreeProtocol"]),
         .library(name: "LLFreeServer", targets: ["LLFreeServer"]),
+        .library(name: "LLFreeDaemon", targets: ["LLFreeDaemon"]),
         .library(name: "LLFreeClient", targets: ["LLFreeClient"]),
         .executable(name: "llfreed", targets: ["llfreed"]),
     ],
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         // Deployment (issue 6): configuration file, metrics and their Prometheus exposition.
         .package(url: "https://github.com/apple/swift-configuration", from: "1.0.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
@@ -44,37 +46,63 @@ let package = Package(
         .target(name: "LLFreeProtocol"),
         .testTarget(name: "LLFreeProtocolTests", dependencies: ["LLFreeProtocol"]),
         // The llfreed server: SwiftNIO Unix-socket server, one event loop per allocator core,
-        // access policy, counters; and the daemon's life (create/open/recover, serve, close).
+        // connections, request processing, access policy, counters. It knows an allocator
+        // interface (FrameAllocator), not the pool.
         .target(
             name: "LLFreeServer",
             dependencies: [
-                "LLFree", "LLFreeProtocol", "LLFreePool", "CPUAffinity",
+                "LLFree", "LLFreeProtocol", "CPUAffinity", "CLinuxShims",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
-        // llfreed's configuration: defaults < file (YAML) < environment (LLFREED_*) < flags,
-        // validated before anything is opened; and the daemon's log format.
-        .target(
-            name: "LLFreedConfiguration",
+        // What the server's and the daemon's tests share: raw connections, a volatile allocator.
+        .target(name: "LLFreeTestSupport", dependencies: ["LLFree", "LLFreeProtocol", "LLFreeServer"], path: "Tests/LLFreeTestSupport"),
+        // In-process tests of the server on a volatile allocator: no pool, no Prometheus.
+        .testTarget(
+            name: "LLFreeServerTests",
             dependencies: [
-                "LLFreeServer", "LLFreePool", "LLFree", "LLFreeProtocol",
-                .product(name: "Configuration", package: "swift-configuration"),
-                .product(name: "Yams", package: "Yams"),
+                "LLFreeServer", "LLFreeClient", "LLFreeProtocol", "LLFree", "LLFreeTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "LLFreedConfigurationTests", dependencies: ["LLFreedConfiguration", "LLFreeServer", "LLFreePool",
-                                                                      .product(name: "Logging", package: "swift-log"),
-                                                                      .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
+        // llfreed's life: configuration (defaults < file (YAML) < environment (LLFREED_*) <
+        // flags, validated before anything is opened), the log format, create/open/recover the
+        // pool, serve it, close it; systemd notify, watchdog and socket activation; Prometheus.
+        .target(
+            name: "LLFreeDaemon",
+            dependencies: [
+                "LLFreeServer", "LLFreePool", "LLFree", "LLFreeProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // The daemon's configuration, systemd and metrics parts in process, and integration tests
+        // against the real llfreed binary (built as a product of this package) on a real socket.
+        .testTarget(
+            name: "LLFreeDaemonTests",
+            dependencies: [
+                "LLFreeDaemon", "LLFreeServer", "LLFreePool", "LLFreeClient", "LLFreeProtocol", "LLFree", "LLFreeTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // The client library: async and blocking APIs, pipelining, reconnect, frame mapping.
         .target(
             name: "LLFreeClient",
@@ -89,23 +117,15 @@ let package = Package(
         .executableTarget(
             name: "llfreed",
             dependencies: [
-                "LLFreeServer", "LLFreePool", "LLFreedConfiguration",
+                "LLFreeDaemon", "LLFreeServer", "LLFreePool",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Unit tests of the request processor, and integration tests against the real llfreed
-        // binary (built as a product of this package) on a real socket.
-        .testTarget(
-            name: "LLFreeServerTests",
-            dependencies: [
-                "LLFreeServer", "LLFreeClient", "LLFreeProtocol", "LLFree",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
-        ),
         // libpmem as a system library (pkg-config libpmem, Debian libpmem-dev).
         .systemLibrary(name: "CLibPmem", pkgConfig: "libpmem", providers: [.apt(["libpmem-dev"])]),
+        // C where Swift cannot see Linux: struct ucred and SO_PEERGROUPS (_GNU_SOURCE).
+        .target(name: "CLinuxShims"),
         // Pinning threads to CPUs (benchmarks and load generators).
         .target(name: "CPUAffinity"),
         // Per-thread pending cache lines for PmemPersistence (C for thread-local storage).

@@ -1,11 +1,11 @@
 // The credentials of the process at the other end of a Unix socket, as the kernel reports them
 // (SO_PEERCRED for pid, uid and primary gid; SO_PEERGROUPS for the supplementary groups): the
-// basis of the access policy, which a client cannot forge.
+// basis of the access policy, which a client cannot forge. Read from the channel's descriptor
+// through the CLinuxShims target, which sees glibc's `struct ucred`.
 
+import CLinuxShims
 import NIOCore
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemPackage
 
 /// A connected peer's process, user and group ids, as they were when it connected.
 public struct PeerCredentials: Sendable, Equatable, CustomStringConvertible {
@@ -28,19 +28,23 @@ public struct PeerCredentials: Sendable, Equatable, CustomStringConvertible {
     /// The credentials of `channel`'s peer, from the kernel. Call on the channel's event loop.
     /// Fails only if SO_PEERCRED fails; supplementary groups that cannot be read are recorded
     /// in ``groups`` as unavailable (the peer is then judged by its uid and primary gid).
-    static func read(from channel: Channel) -> Result<PeerCredentials, Error> {
-        guard let provider = channel as? SocketOptionProvider else {
-            return .failure(ServerError.internalError("the channel gives no access to socket options"))
+    static func read(from channel: Channel) -> Result<PeerCredentials, ServerError> {
+        let credentials: Result<PeerCredentials, ServerError>?
+        do {
+            credentials = try channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) { fd in
+                Self.read(descriptor: fd)
+            }
+        } catch {
+            return .failure(.internalError("the channel's descriptor is not available: \(error)"))
         }
-        #if canImport(Glibc)
-        switch SynchronousOption.read(UCred.self, SO_PEERCRED, from: provider) {
-        case .failure(let error):
-            return .failure(error)
-        case .success(let cred):
-            return .success(PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid, groups: PeerGroups.read(from: provider)))
-        }
-        #else
-        return .failure(ServerError.internalError("SO_PEERCRED is only supported on Linux"))
-        #endif
+        return credentials ?? .failure(.internalError("the channel gives no access to its descriptor"))
+    }
+
+    /// The credentials of the peer of the connected Unix socket `fd`.
+    static func read(descriptor fd: CInt) -> Result<PeerCredentials, ServerError> {
+        var cred = llfree_peer_cred_t()
+        let error = llfree_peer_cred(fd, &cred)
+        guard error == 0 else { return .failure(.internalError("SO_PEERCRED: \(Errno(rawValue: error))")) }
+        return .success(PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid, groups: PeerGroups.read(descriptor: fd)))
     }
 }

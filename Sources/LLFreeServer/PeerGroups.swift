@@ -2,7 +2,8 @@
 // process had when it connected, so `usermod -aG llfreed alice` lets alice's processes in through
 // `access.gids` even though their primary group is alice's own.
 
-import NIOCore
+import CLinuxShims
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,9 +16,9 @@ public enum PeerGroups: Sendable, Equatable, CustomStringConvertible {
     /// primary gid can admit the peer by group.
     case unavailable(String)
 
-    /// Most groups read; a peer with more is judged by its primary gid only (NGROUPS_MAX is
-    /// 65536, but a buffer that size would be copied through several stack frames of NIO).
-    public static let limit = 4096
+    /// Most groups read: NGROUPS_MAX on Linux, so every peer's groups are known on a kernel that
+    /// has SO_PEERGROUPS.
+    public static let limit = 65536
 
     public var description: String {
         switch self {
@@ -29,51 +30,37 @@ public enum PeerGroups: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Reads the peer's supplementary groups. Call on the channel's event loop.
-    ///
-    /// NIO passes getsockopt a zeroed buffer the size of the value type and drops the length the
-    /// kernel writes back, so the number of gids is not reported. The kernel fills the first n
-    /// slots with the groups sorted by gid (the order setgroups stores them in) and fails with
-    /// ERANGE if n slots do not fit; the gids are therefore the slots up to the last non-zero
-    /// one. Only an all-zero buffer is ambiguous (no groups, or group 0): a zero-length read
-    /// tells, since it succeeds exactly when there are no groups. In a user namespace the
-    /// mapped gids may not be sorted; then a group 0 after a non-zero gid is dropped, which
-    /// can only refuse a peer, never admit one.
-    static func read(from provider: SocketOptionProvider) -> PeerGroups {
-        #if canImport(Glibc)
-        let slots: [UInt32]
-        switch SynchronousOption.read(Gids64.self, soPeerGroups, from: provider) {
-        case .success(let buffer):
-            slots = buffer.gids
-        case .failure(let error) where errno(of: error) == ERANGE:
-            switch SynchronousOption.read(Gids4096.self, soPeerGroups, from: provider) {
-            case .success(let buffer):
-                slots = buffer.gids
-            case .failure(let error) where errno(of: error) == ERANGE:
-                return .unavailable("the peer has more than \(limit) supplementary groups")
-            case .failure(let error):
-                return .unavailable("SO_PEERGROUPS: \(error)")
-            }
-        case .failure(let error):
-            return .unavailable("SO_PEERGROUPS: \(error)")
+    /// Reads the supplementary groups of the peer of the connected Unix socket `fd`. The kernel
+    /// reports how many gids it wrote (or, with ERANGE, how many there are): a small buffer on
+    /// the stack serves nearly every peer, a second read sized by the kernel serves the rest.
+    static func read(descriptor fd: CInt) -> PeerGroups {
+        let first = 64
+        var outcome = withUnsafeTemporaryAllocation(of: UInt32.self, capacity: first) { read(fd, into: $0) }
+        if case .tooMany(let needed) = outcome {
+            guard needed <= limit else { return .unavailable("the peer has \(needed) supplementary groups, more than \(limit)") }
+            // Groups can only change by a new connection; one more try covers a racing kernel.
+            outcome = withUnsafeTemporaryAllocation(of: UInt32.self, capacity: needed) { read(fd, into: $0) }
         }
-        if let last = slots.lastIndex(where: { $0 != 0 }) {
-            return .known(Array(slots[...last]).sorted())
+        switch outcome {
+        case .read(let gids): return .known(gids.sorted())
+        case .tooMany(let needed): return .unavailable("SO_PEERGROUPS: \(needed) groups did not fit")
+        case .failed(let errno): return .unavailable("SO_PEERGROUPS: \(errno)")
         }
-        switch SynchronousOption.read(Void.self, soPeerGroups, from: provider) {
-        case .success: return .known([])
-        case .failure(let error) where errno(of: error) == ERANGE: return .known([0])
-        case .failure(let error): return .unavailable("SO_PEERGROUPS: \(error)")
-        }
-        #else
-        return .unavailable("SO_PEERGROUPS is only supported on Linux")
-        #endif
     }
 
-    /// SO_PEERGROUPS from <asm-generic/socket.h>; Glibc's headers may predate it.
-    static let soPeerGroups: Int32 = 59
+    private enum Outcome {
+        case read([UInt32])
+        case tooMany(Int)
+        case failed(Errno)
+    }
 
-    private static func errno(of error: Error) -> Int32? {
-        (error as? IOError)?.errnoCode
+    private static func read(_ fd: CInt, into buffer: UnsafeMutableBufferPointer<UInt32>) -> Outcome {
+        var count: UInt32 = 0
+        let error = llfree_peer_groups(fd, buffer.baseAddress, UInt32(buffer.count), &count)
+        switch error {
+        case 0: return .read(Array(buffer.prefix(Int(count))))
+        case ERANGE: return .tooMany(Int(count))
+        default: return .failed(Errno(rawValue: error))
+        }
     }
 }

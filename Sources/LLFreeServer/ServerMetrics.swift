@@ -5,7 +5,7 @@
 
 import CoreMetrics
 import LLFree
-import LLFreePool
+
 import LLFreeProtocol
 import NIOConcurrencyHelpers
 
@@ -103,11 +103,6 @@ public final class ServerMetrics: Sendable {
     /// An error code as a label value: "out_of_memory", "not_allocated".
     static func name(_ code: ErrorCode) -> String {
         String(code.description.map { $0 == " " || $0 == "-" ? "_" : $0 })
-    }
-
-    /// Records what opening the pool found: whether recovery ran, how long it took, what it repaired.
-    public func recordOpen(_ report: OpenReport) {
-        recordOpen(recovered: report.wasDirty, recovery: report.recovery, scan: report.recoveryScan, total: report.total)
     }
 
     /// Records an open: `recovered` if the pool was dirty, what the scan found and how long it and

@@ -11,7 +11,7 @@ import Glibc
 #endif
 
 /// Operations on the socket's path.
-enum SocketFile {
+public enum SocketFile {
     /// Longest path a `sockaddr_un` holds.
     static let maxPath = 107
 
@@ -23,7 +23,7 @@ enum SocketFile {
     /// - Throws: ``ServerError/socketInUse(_:)`` if a daemon answers on it,
     ///   ``ServerError/notASocket(_:)`` if it is another kind of file, ``ServerError/bind(path:reason:)``
     ///   if the directory is unsafe or cannot be made, or the stale socket cannot be removed.
-    static func prepare(_ path: String, mode: UInt32 = 0o600) throws(ServerError) {
+    public static func prepare(_ path: String, mode: UInt32 = 0o600) throws(ServerError) {
         guard !path.isEmpty, path.utf8.count <= maxPath else {
             throw .bind(path: path, reason: "a Unix socket path has 1...\(maxPath) bytes")
         }
@@ -48,7 +48,7 @@ enum SocketFile {
     /// file's owner can remove or rename it, so a bound socket cannot be replaced; a squatter's
     /// file at the path itself is caught by ``prepare(_:mode:)``). A symlink is followed only if
     /// it is the daemon's or root's, since its owner could point it elsewhere at any time.
-    static func checkDirectory(_ directory: String, of path: String, mode: mode_t) throws(ServerError) {
+    public static func checkDirectory(_ directory: String, of path: String, mode: mode_t) throws(ServerError) {
         func refuse(_ why: String) -> ServerError {
             .bind(path: path, reason: "directory \(directory) \(why); nothing was created or removed there. "
                 + "Use a directory only this daemon's user (or root) can write to: remove or fix this one, or set "
@@ -84,7 +84,7 @@ enum SocketFile {
     }
 
     /// Whether something accepts connections on the socket at `path`.
-    static func isLive(_ path: String) -> Bool {
+    public static func isLive(_ path: String) -> Bool {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -110,7 +110,7 @@ enum SocketFile {
     /// daemon creates no other file meanwhile.
     /// - Throws: ``ServerError/bind(path:reason:)``; then no descriptor stays open and no file
     ///   this call created remains.
-    static func bindListening(_ path: String, mode: UInt32, backlog: Int32) throws(ServerError) -> (descriptor: Int32, identity: SocketFileIdentity) {
+    public static func bindListening(_ path: String, mode: UInt32, backlog: Int32) throws(ServerError) -> (descriptor: Int32, identity: SocketFileIdentity) {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         guard path.utf8.count <= maxPath else { throw .bind(path: path, reason: "a Unix socket path has 1...\(maxPath) bytes") }
@@ -152,7 +152,7 @@ enum SocketFile {
     /// symlink, and checks it still is that socket afterwards.
     /// - Throws: ``ServerError/bind(path:reason:)`` if the group cannot be set or the file is no
     ///   longer that socket. The caller removes the socket it bound.
-    static func setGroup(_ path: String, _ gid: UInt32, boundAs identity: SocketFileIdentity) throws(ServerError) {
+    public static func setGroup(_ path: String, _ gid: UInt32, boundAs identity: SocketFileIdentity) throws(ServerError) {
         guard SocketFileIdentity.of(path) == identity else {
             throw .bind(path: path, reason: "the socket file was replaced before its group was set")
         }
@@ -168,7 +168,7 @@ enum SocketFile {
     /// as `identity`; a file another daemon bound at the path since is left alone.
     /// - Returns: whether the file was removed.
     @discardableResult
-    static func remove(_ path: String, boundAs identity: SocketFileIdentity) -> Bool {
+    public static func remove(_ path: String, boundAs identity: SocketFileIdentity) -> Bool {
         guard SocketFileIdentity.of(path) == identity else { return false }
         return unlink(path) == 0
     }

@@ -6,17 +6,17 @@ import Glibc
 #endif
 
 /// The device and inode of a socket file.
-struct SocketFileIdentity: Equatable, Sendable, CustomStringConvertible {
+public struct SocketFileIdentity: Equatable, Sendable, CustomStringConvertible {
     let device: UInt64
     let inode: UInt64
 
     /// The identity of the socket file at `path` (not following a symlink); nil if there is no
     /// socket file there.
-    static func of(_ path: String) -> SocketFileIdentity? {
+    public static func of(_ path: String) -> SocketFileIdentity? {
         var info = stat()
         guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else { return nil }
         return SocketFileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }
 
-    var description: String { "device \(device) inode \(inode)" }
+    public var description: String { "device \(device) inode \(inode)" }
 }

@@ -4,7 +4,7 @@
 // notification socket, watchdog), and hands over to Daemon.run (LLFreeServer).
 
 import ArgumentParser
-import LLFreedConfiguration
+import LLFreeDaemon
 import LLFreePool
 import LLFreeServer
 import Logging

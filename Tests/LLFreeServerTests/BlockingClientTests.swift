@@ -5,6 +5,7 @@
 // thread wakes a call waiting for a reply.
 
 import Foundation
+import LLFreeTestSupport
 import LLFreeClient
 import LLFreeProtocol
 import NIOConcurrencyHelpers
@@ -31,7 +32,7 @@ import Testing
             }
             guard bound == 0, listen(fd, 16) == 0 else {
                 close(fd)
-                throw DaemonFailure("cannot listen at \(path)")
+                throw TestFailure("cannot listen at \(path)")
             }
             listener = fd
             let listener = fd, connections = self.connections

@@ -2,6 +2,7 @@
 // bad request refused without changing the allocator's state.
 
 import LLFree
+import LLFreeTestSupport
 import LLFreeProtocol
 import Testing
 @testable import LLFreeServer
@@ -9,7 +10,7 @@ import Testing
 @Suite struct RequestProcessorTests {
     let memory: VolatileAllocator
     let processor: RequestProcessor<LLFree<VolatilePersistence>>
-    static let pool = PoolDescription(path: "/tmp/test.pool", uuid: Array(repeating: 7, count: 16), framesOffset: 1 << 21, durability: .volatile)
+    static let pool = VolatileAllocator.pool
 
     init() throws {
         memory = try VolatileAllocator(frames: 16 * 512)  // 32 MiB, 2 trees of 8 children

@@ -1,8 +1,8 @@
 // Graceful shutdown in process, where its steps can be observed: a connection accepted while the
-// listener is closing is drained like the others, and the heartbeat has stopped (not merely been
-// told to) when the service returns, since the caller closes the pool right after.
+// listener is closing is drained like the others.
 
 import Foundation
+import LLFreeTestSupport
 import LLFree
 import LLFreeClient
 import LLFreeProtocol
@@ -21,7 +21,7 @@ import Testing
 
     func server(_ memory: VolatileAllocator) throws -> LLFreeServer<LLFree<VolatilePersistence>> {
         let configuration = ServerConfiguration(socketPath: directory + "/llfreed.sock", threads: 2)
-        return try LLFreeServer(allocator: memory.llfree, pool: RequestProcessorTests.pool, configuration: configuration,
+        return try LLFreeServer(allocator: memory.llfree, pool: VolatileAllocator.pool, configuration: configuration,
                                 logger: Logger(label: "test"))
     }
 
@@ -44,28 +44,5 @@ import Testing
         let summary = await server.shutdown(timeout: .seconds(60))
         #expect(summary.closedAtTimeout == 0, "shutdown had to force-close a connection it had not drained")
         #expect(early.receive() == .closed)
-    }
-
-    @Test func theHeartbeatHasStoppedWhenTheServiceReturns() async throws {
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let memory = try VolatileAllocator(frames: 16 * 512)
-        let server = try server(memory)
-        // Every report fails (no one listens there), and reporting the failure takes a while:
-        // the heartbeat spends nearly all its time in a report, as it would in a slow send.
-        let reports = NIOLockedValueBox((begun: 0, ended: 0))
-        let heartbeat = Heartbeat(notifier: SystemdNotifier(socket: directory + "/nobody.sock"), watchdogInterval: .milliseconds(5)) { _ in
-            reports.withLockedValue { $0.begun += 1 }
-            usleep(300_000)
-            reports.withLockedValue { $0.ended += 1 }
-        }
-        let service = ServerService(server: server, heartbeat: heartbeat)
-        let running = Task { try await service.run() }
-        while reports.withLockedValue({ $0.begun }) < 2 { try await Task.sleep(for: .milliseconds(10)) }
-        running.cancel()
-        try await running.value
-        let atReturn = reports.withLockedValue { $0 }
-        #expect(atReturn.begun == atReturn.ended, "the heartbeat was still reporting when the service returned")
-        try await Task.sleep(for: .milliseconds(400))
-        #expect(reports.withLockedValue { $0.begun } == atReturn.begun, "the heartbeat reported after the service returned")
     }
 }

@@ -1,0 +1,25 @@
+// C where Swift cannot see Linux: `struct ucred` and SO_PEERGROUPS are declared by glibc only
+// under _GNU_SOURCE, which a Swift module of glibc is not built with. The header uses plain
+// fixed-width types; the definitions (linux_shims.c) are compiled with _GNU_SOURCE.
+#ifndef CLINUXSHIMS_H
+#define CLINUXSHIMS_H
+
+#include <stdint.h>
+
+/// The process, user and primary group of a Unix socket's peer, as they were when it connected.
+typedef struct {
+    int32_t pid;
+    uint32_t uid;
+    uint32_t gid;
+} llfree_peer_cred_t;
+
+/// Reads SO_PEERCRED of socket `fd` into `out`. Returns 0, or the errno value of the failure
+/// (then `out` is untouched).
+int llfree_peer_cred(int fd, llfree_peer_cred_t *out);
+
+/// Reads SO_PEERGROUPS (Linux 4.13) of socket `fd` into `groups`, which has room for `capacity`
+/// gids. Returns 0 and sets `*count` to the number of gids written; or ERANGE and sets `*count`
+/// to the number the peer has (call again with that much room); or another errno value.
+int llfree_peer_groups(int fd, uint32_t *groups, uint32_t capacity, uint32_t *count);
+
+#endif

@@ -1,0 +1,49 @@
+// The heartbeat has stopped (not merely been told to) when the service returns, since the caller
+// closes the pool right after.
+
+import Foundation
+import LLFree
+import LLFreeDaemon
+import LLFreeServer
+import LLFreeTestSupport
+import Logging
+import NIOConcurrencyHelpers
+import Testing
+
+@Suite struct HeartbeatTests {
+    let directory: String
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("llfreed-heartbeat-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    func server(_ memory: VolatileAllocator) throws -> LLFreeServer<LLFree<VolatilePersistence>> {
+        let configuration = ServerConfiguration(socketPath: directory + "/llfreed.sock", threads: 2)
+        return try LLFreeServer(allocator: memory.llfree, pool: VolatileAllocator.pool, configuration: configuration,
+                                logger: Logger(label: "test"))
+    }
+
+    @Test func theHeartbeatHasStoppedWhenTheServiceReturns() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let memory = try VolatileAllocator(frames: 16 * 512)
+        let server = try server(memory)
+        // Every report fails (no one listens there), and reporting the failure takes a while:
+        // the heartbeat spends nearly all its time in a report, as it would in a slow send.
+        let reports = NIOLockedValueBox((begun: 0, ended: 0))
+        let heartbeat = Heartbeat(notifier: SystemdNotifier(socket: directory + "/nobody.sock"), watchdogInterval: .milliseconds(5)) { _ in
+            reports.withLockedValue { $0.begun += 1 }
+            usleep(300_000)
+            reports.withLockedValue { $0.ended += 1 }
+        }
+        let service = ServerService(server: server, heartbeat: heartbeat)
+        let running = Task { try await service.run() }
+        while reports.withLockedValue({ $0.begun }) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        running.cancel()
+        try await running.value
+        let atReturn = reports.withLockedValue { $0 }
+        #expect(atReturn.begun == atReturn.ended, "the heartbeat was still reporting when the service returned")
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(reports.withLockedValue { $0.begun } == atReturn.begun, "the heartbeat reported after the service returned")
+    }
+}
