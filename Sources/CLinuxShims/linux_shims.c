@@ -1,6 +1,7 @@
 // Definitions for CLinuxShims.h, compiled with _GNU_SOURCE so that glibc declares struct ucred.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include "CLinuxShims.h"
@@ -30,5 +31,10 @@ int llfree_peer_groups(int fd, uint32_t *groups, uint32_t capacity, uint32_t *co
         return error;
     }
     *count = (uint32_t)(length / sizeof(gid_t));
+    return 0;
+}
+
+int llfree_unread_bytes(int fd, int *count) {
+    if (ioctl(fd, FIONREAD, count) != 0) return errno;
     return 0;
 }

@@ -8,6 +8,7 @@
 // make the daemon buffer only what one read holds. When the client shuts its write side, or the
 // server shuts down, everything already read is answered and flushed before the connection closes.
 
+import CLinuxShims
 import Logging
 import LLFreeProtocol
 import NIOCore
@@ -25,25 +26,12 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     let limiter: ConnectionLimiter
     /// Counts and times requests when the metrics endpoint is on.
     let metrics: ServerMetrics?
-    private var admitted = false
     /// Whether the limiter counts this connection (released when it closes).
     private var counted = false
-    /// Set when no more requests will be answered: refused peer or fatal framing error.
-    private var stopped = false
-    /// Set by a graceful shutdown: what was read is answered, requests decoded from now on are
-    /// refused with shuttingDown, and the connection closes once its replies are flushed.
-    private var draining = false
-    /// Set when the client shut its write side: what was read is answered, then the connection closes.
-    private var inputClosed = false
-    /// The close after the last reply is under way.
-    private var finishing = false
-    /// Decoded requests not answered yet, in order.
-    private var pending = CircularBuffer<DecodedRequest>()
-    /// Set while the stats request at the head of `pending` waits for its scan.
-    private var awaitingScan = false
-    /// A read the channel asked for while requests waited or replies piled up: issued later.
-    private var readHeld = false
+    private var machine: ConnectionStateMachine
     private var peer = PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max)
+    /// The linger timer of a draining connection.
+    private var lingerTimer: Scheduled<Void>?
 
     init(processor: RequestProcessor<A>, policy: AccessPolicy, state: ServerState, limiter: ConnectionLimiter,
          logger: Logger, metrics: ServerMetrics? = nil) {
@@ -53,6 +41,7 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         self.limiter = limiter
         self.logger = logger
         self.metrics = metrics
+        self.machine = ConnectionStateMachine(linger: state.linger)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -67,25 +56,25 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
                 counted = refusal == nil
             }
         case .failure(let error):
-            refusal = "the peer's credentials could not be read (SO_PEERCRED: \(error)); refused"
+            refusal = "the peer's credentials could not be read (\(error)); refused"
         }
-        if let refusal {
-            processor.counters.refused.wrappingIncrement(ordering: .relaxed)
-            logger.warning("refused connection", metadata: ["peer": "\(peer)", "why": "\(refusal)"])
-            stopped = true
-            let reply = ReplyMessage(id: 0, .error(op: Wire.framingErrorOp, ReplyError(.accessDenied, refusal)))
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(encode(reply, context: context))).whenComplete { _ in channel.close(promise: nil) }
-        } else {
-            admitted = true
-            processor.counters.accepted.wrappingIncrement(ordering: .relaxed)
-            logger.debug("connection", metadata: ["peer": "\(peer)", "core": "\(processor.core)"])
-        }
-        context.fireChannelActive()
         // A connection accepted while the listener was being closed may have missed the Drain
         // event sent to the connections open then; shutdown sets the flag before it looks, so
         // every connection sees one or the other.
-        if admitted && state.isShuttingDown { drain(context: context) }
+        switch machine.activated(refusal: refusal, shuttingDown: state.isShuttingDown) {
+        case .refuse(let refusal):
+            processor.counters.refused.wrappingIncrement(ordering: .relaxed)
+            logger.warning("refused connection", metadata: ["peer": "\(peer)", "why": "\(refusal)"])
+            let reply = ReplyMessage(id: 0, .error(op: Wire.framingErrorOp, ReplyError(.accessDenied, refusal)))
+            context.write(wrapOutboundOut(encode(reply, context: context)), promise: nil)
+            closeAfterFlush(context: context)
+            context.fireChannelActive()
+        case .admit(let drain):
+            processor.counters.accepted.wrappingIncrement(ordering: .relaxed)
+            logger.debug("connection", metadata: ["peer": "\(peer)", "core": "\(processor.core)"])
+            context.fireChannelActive()
+            if drain { self.drain(context: context) }
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -94,22 +83,23 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
             counted = false
             limiter.release(peer.uid)
         }
-        pending.removeAll()
+        machine.closed()
+        lingerTimer?.cancel()
+        lingerTimer = nil
         // Frames belong to the pool, not to the connection: nothing is freed here.
         logger.debug("disconnected", metadata: ["peer": "\(peer)"])
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard admitted, !stopped else { return }
-        let decoded = unwrapInboundIn(data)
-        if draining {
-            // Read after the drain began: refused, not served.
-            refuseWhileDraining(decoded, context: context)
+        switch machine.read(unwrapInboundIn(data), now: .now()) {
+        case .ignore:
             return
+        case .serve:
+            serve(context: context)
+        case .refuseShuttingDown(let decoded):
+            refuseWhileDraining(decoded, context: context)
         }
-        pending.append(decoded)
-        serve(context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -119,12 +109,7 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
 
     func read(context: ChannelHandlerContext) {
         // Backpressure: read no more requests while earlier ones wait or replies pile up unread.
-        guard !draining, !stopped else { return }
-        if pending.isEmpty && !awaitingScan && context.channel.isWritable {
-            context.read()
-        } else {
-            readHeld = true
-        }
+        if machine.readRequested(writable: context.channel.isWritable) { context.read() }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -148,7 +133,7 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         if event as? ChannelEvent == .some(.inputClosed) {
             // The client shut its write side (the decoder has delivered every complete request
             // it had): answer them all, flush, then close.
-            inputClosed = true
+            machine.inputClosed()
             serve(context: context)
             context.flush()
             return
@@ -156,38 +141,65 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    /// Graceful shutdown: answers the requests already read, flushes the replies, then closes.
+    /// Graceful shutdown: answers the requests already read, refuses later ones with
+    /// shuttingDown, and closes once the client has been quiet for the linger time.
     private func drain(context: ChannelHandlerContext) {
-        guard !draining else { return }
-        draining = true
-        guard admitted, !stopped else { return }
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        guard machine.drain(now: .now()) else { return }
         serve(context: context)
         context.flush()
+        armLinger(at: .now() + machine.linger, context: context)
+    }
+
+    private func armLinger(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        lingerTimer = loop.scheduleTask(deadline: deadline) {
+            let (handler, context) = bound.value
+            handler.lingerExpired(context: context)
+        }
+    }
+
+    private func lingerExpired(context: ChannelHandlerContext) {
+        lingerTimer = nil
+        switch machine.lingerExpired(now: .now(), unread: unreadBytes(context: context)) {
+        case .none:
+            return
+        case .rearm(let deadline):
+            armLinger(at: deadline, context: context)
+        case .finish:
+            closeAfterFlush(context: context)
+        }
+    }
+
+    /// Whether bytes wait unread in the socket: a client that is still sending is not quiet, and
+    /// closing a socket with unread data would reset the connection and lose replies in flight.
+    private func unreadBytes(context: ChannelHandlerContext) -> Bool {
+        let count = try? context.channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) { fd -> CInt in
+            var count: CInt = 0
+            return llfree_unread_bytes(fd, &count) == 0 ? count : 0
+        }
+        return (count.flatMap { $0 } ?? 0) > 0
     }
 
     /// Answers pending requests until none is left, one waits for a scan, or the client stops
-    /// reading; when none is left, lets reading resume or, if the input is closed or the server
-    /// drains, closes once the replies are flushed.
+    /// reading; when none is left, lets reading resume or closes once the replies are flushed,
+    /// as the state machine says.
     private func serve(context: ChannelHandlerContext) {
-        guard !stopped, !finishing else { return }
-        // While draining, what was read is answered even if the client is not reading: it was
-        // read before the drain, it is at most one read's worth, and shutdown waits only so long.
-        while !pending.isEmpty && !stopped && !awaitingScan && (draining || context.channel.isWritable) {
-            answer(pending.removeFirst(), context: context)
-        }
-        // Waiting for a scan or for writability: the scan's completion or
-        // channelWritabilityChanged serves the rest.
-        guard !stopped, pending.isEmpty, !awaitingScan else { return }
-        if draining || inputClosed {
-            finishing = true
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-                channel.close(promise: nil)
+        while true {
+            let (action, request) = machine.next(writable: context.channel.isWritable)
+            switch action {
+            case .answer:
+                answer(request!, context: context)
+            case .wait, .linger:
+                // A scan's completion, channelWritabilityChanged or the linger timer calls again.
+                return
+            case .read:
+                context.read()
+                return
+            case .finish:
+                closeAfterFlush(context: context)
+                return
             }
-        } else if readHeld && context.channel.isWritable {
-            readHeld = false
-            context.read()
         }
     }
 
@@ -222,7 +234,7 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     /// and carries on with the requests after it. Until then nothing after it is answered, so
     /// replies stay in order.
     private func awaitScan(for message: RequestMessage, context: ChannelHandlerContext) {
-        awaitingScan = true
+        machine.scanStarted()
         let clock = ContinuousClock()
         let start = clock.now
         let loop = context.eventLoop
@@ -238,9 +250,8 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     /// Answers the stats request `message` from `snapshot` and serves what waited behind it.
     private func scanned(_ message: RequestMessage, _ snapshot: StatsCache.Snapshot, since start: ContinuousClock.Instant,
                          context: ChannelHandlerContext) {
-        awaitingScan = false
         // The connection may have closed while the scan ran: nothing is left to answer then.
-        guard context.channel.isActive, !stopped else { return }
+        guard machine.scanFinished(), context.channel.isActive else { return }
         let reply = processor.statsReply(to: message, using: snapshot)
         metrics?.record(reply.reply, operation: message.request.operation, duration: ContinuousClock().now - start)
         context.write(wrapOutboundOut(encode(reply, context: context)), promise: nil)
@@ -248,7 +259,9 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         context.flush()
     }
 
-    /// The reply to a request decoded after the drain began, which is not served.
+    /// The reply to a request decoded after the drain began, which is not served. The connection
+    /// stays open (later requests are refused the same way) unless the bytes were not a request
+    /// and the stream cannot be split any more.
     private func refuseWhileDraining(_ decoded: DecodedRequest, context: ChannelHandlerContext) {
         switch decoded {
         case .request(let message):
@@ -257,14 +270,20 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
             context.write(wrapOutboundOut(encode(reply, context: context)), promise: nil)
         case .invalid(let error):
             context.write(wrapOutboundOut(encode(processor.refuse(error), context: context)), promise: nil)
+            if error.fatal { stop(context: context) }
         }
-        stop(context: context)
     }
 
     /// Answers nothing more: flushes what was written, then closes.
     private func stop(context: ChannelHandlerContext) {
-        stopped = true
-        pending.removeAll()
+        machine.stop()
+        closeAfterFlush(context: context)
+    }
+
+    /// Flushes what was written, then closes.
+    private func closeAfterFlush(context: ChannelHandlerContext) {
+        lingerTimer?.cancel()
+        lingerTimer = nil
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
             channel.close(promise: nil)

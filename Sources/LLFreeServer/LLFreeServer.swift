@@ -19,7 +19,7 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
     public let configuration: ServerConfiguration
     public let counters: ServerCounters
     let logger: Logger
-    let state = ServerState()
+    let state: ServerState
     let group: MultiThreadedEventLoopGroup
     /// Core index of each event loop.
     let cores: [ObjectIdentifier: Int]
@@ -50,6 +50,7 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
         self.allocator = allocator
         self.pool = pool
         self.configuration = configuration
+        self.state = ServerState(linger: configuration.drainLinger)
         self.logger = logger
         self.counters = ServerCounters(cores: allocator.cores)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)

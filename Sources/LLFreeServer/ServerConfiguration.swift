@@ -29,6 +29,14 @@ public struct ServerConfiguration: Sendable {
     /// Pin event loop i to the i-th CPU this process may use (round robin), so that an allocator
     /// core is a real CPU.
     public var pinLoops: Bool
+    /// At a graceful shutdown, how long a connection must have sent nothing before it closes;
+    /// until then each request it sends is answered with `shuttingDown`, so that a request sent
+    /// right after the stop is refused rather than lost.
+    public var drainLinger: Duration = ServerConfiguration.defaultDrainLinger
+
+    /// The default ``drainLinger``: long enough for a client to see its first `shuttingDown` and
+    /// stop sending, short enough not to delay a stop noticeably.
+    public static let defaultDrainLinger: Duration = .milliseconds(200)
 
     public init(socketPath: String, socketMode: UInt32 = 0o660, threads: Int, access: AccessPolicy = .default,
                 socketGroup: UInt32? = nil, passedSocket: PassedSocket? = nil, metrics: ServerMetrics? = nil,

@@ -9,6 +9,14 @@ final class ServerState: Sendable {
     /// The event that asks a connection to finish what it read and close.
     struct Drain: Sendable {}
 
+    /// How long a draining connection must be quiet before it closes.
+    let linger: TimeAmount
+
+    init(linger: Duration) {
+        let (seconds, attoseconds) = linger.components
+        self.linger = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
     private let shuttingDown = NIOLockedValueBox(false)
     private let channels = NIOLockedValueBox([ObjectIdentifier: Channel]())
 

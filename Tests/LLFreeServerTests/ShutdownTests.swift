@@ -37,7 +37,10 @@ import Testing
         server.state.beginShutdown()
         let late = try RawConnection(directory + "/llfreed.sock")
         late.send(RequestMessage(id: 2, .get(order: 0, count: 10, kind: .fixed)))
-        #expect(late.receive(timeout: 3) == .closed, "a connection accepted during shutdown was served instead of drained")
+        let refusal = ReplyMessage(id: 2, .error(op: Operation.get.rawValue,
+            ReplyError(.shuttingDown, "the daemon is shutting down; the request was not served")))
+        #expect(late.receive(timeout: 30) == .reply(refusal), "a connection accepted during shutdown was served instead of drained")
+        #expect(late.receive(timeout: 30) == .closed, "a drained connection was not closed")
         #expect(memory.llfree.freeFrames == 16 * 512, "a request was served during shutdown")
         // Counted, not timed (a loaded test machine can take seconds to do anything): no
         // connection may be left for the forced close at the timeout.

@@ -4,8 +4,9 @@
 import Foundation
 import LLFreeProtocol
 
-/// A raw Unix-socket connection.
-public final class RawConnection {
+/// A raw Unix-socket connection. One thread may send while another receives (a socket is
+/// full duplex; only ``receive(timeout:)`` touches the buffer).
+public final class RawConnection: @unchecked Sendable {
     public let fd: Int32
     private var buffer = MessageBuffer()
 

@@ -22,4 +22,8 @@ int llfree_peer_cred(int fd, llfree_peer_cred_t *out);
 /// to the number the peer has (call again with that much room); or another errno value.
 int llfree_peer_groups(int fd, uint32_t *groups, uint32_t capacity, uint32_t *count);
 
+/// Sets `*count` to the bytes waiting unread in socket `fd` (FIONREAD; ioctl is variadic, which
+/// Swift cannot call). Returns 0, or the errno value of the failure.
+int llfree_unread_bytes(int fd, int *count);
+
 #endif
