@@ -44,6 +44,9 @@ struct ConnectionStateMachine {
         case closing
         /// The channel is inactive.
         case closed
+        /// Only while a transition changes an open connection: `open`'s queue is then referenced
+        /// once, so appending to it or removing from it does not copy it.
+        case modifying
     }
 
     private(set) var state: State = .connecting
@@ -87,6 +90,8 @@ struct ConnectionStateMachine {
 
     mutating func read(_ decoded: DecodedRequest, now: NIODeadline) -> ReadAction {
         guard case .open(var open) = state else { return .ignore }
+        state = .modifying
+        defer { if case .modifying = state { state = .open(open) } }
         if case .draining = open.mode {
             open.mode = .draining(lastRead: now)
             state = .open(open)
@@ -100,6 +105,8 @@ struct ConnectionStateMachine {
     /// The channel asks to read more (autoRead). Returns whether to pass the read on now.
     mutating func readRequested(writable: Bool) -> Bool {
         guard case .open(var open) = state else { return false }
+        state = .modifying
+        defer { if case .modifying = state { state = .open(open) } }
         if open.pending.isEmpty && !open.scanning && writable { return true }
         open.readHeld = true
         state = .open(open)
@@ -109,6 +116,8 @@ struct ConnectionStateMachine {
     /// The client shut its write side.
     mutating func inputClosed() {
         guard case .open(var open) = state else { return }
+        state = .modifying
+        defer { if case .modifying = state { state = .open(open) } }
         open.mode = .inputClosed
         state = .open(open)
     }
@@ -117,6 +126,8 @@ struct ConnectionStateMachine {
     /// (then the handler serves what was read and arms the linger timer).
     mutating func drain(now: NIODeadline) -> Bool {
         guard case .open(var open) = state else { return false }
+        state = .modifying
+        defer { if case .modifying = state { state = .open(open) } }
         switch open.mode {
         case .draining: return false
         case .inputClosed: return false  // closes once what was read is answered
@@ -130,6 +141,8 @@ struct ConnectionStateMachine {
     /// A stats request began its scan off the loop; nothing after it is answered until it ends.
     mutating func scanStarted() {
         guard case .open(var open) = state else { return }
+        state = .modifying
+        defer { if case .modifying = state { state = .open(open) } }
         open.scanning = true
         state = .open(open)
     }
@@ -138,6 +151,8 @@ struct ConnectionStateMachine {
     /// have closed meanwhile).
     mutating func scanFinished() -> Bool {
         guard case .open(var open) = state else { return false }
+        state = .modifying
+        defer { if case .modifying = state { state = .open(open) } }
         open.scanning = false
         state = .open(open)
         return true
@@ -174,6 +189,8 @@ struct ConnectionStateMachine {
     /// waits only so long.
     mutating func next(writable: Bool) -> (ServeAction, DecodedRequest?) {
         guard case .open(var open) = state else { return (.wait, nil) }
+        state = .modifying
+        defer { if case .modifying = state { state = .open(open) } }
         if open.scanning { return (.wait, nil) }
         let draining: Bool
         if case .draining = open.mode { draining = true } else { draining = false }
