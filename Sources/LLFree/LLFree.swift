@@ -126,7 +126,7 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     ///   - kind: the tree kind to serve from; orders >= 9 always use ``Kind/huge``.
     /// - Throws: ``LLFreeError/outOfMemory(order:)`` when no free aligned run of that order exists;
     ///   ``LLFreeError/invalidArgument(_:)`` for a bad order or core.
-    @inlinable
+    @inlinable @inline(__always)
     public func get(order: Int, core: Int, kind: Kind = .fixed) throws(LLFreeError) -> UInt64 {
         try check(order: order, core: core)
         guard let frame = getInner(order: order, core: core, kind: Int(kind.effective(order: order).rawValue)) else {
@@ -371,7 +371,7 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     /// huge frame splits it first.
     /// - Throws: ``LLFreeError/notAllocated(frame:order:)`` for a double free or an order that does
     ///   not match the allocation; ``LLFreeError/invalidArgument(_:)``. Nothing changed then.
-    @inlinable
+    @inlinable @inline(__always)
     public func put(_ frame: UInt64, order: Int, core: Int) throws(LLFreeError) {
         try put(frame, order: order, core: core, waiting: Yielding())
     }
@@ -379,7 +379,7 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     /// Frees the run of 2^`order` frames at `frame`, as ``put(_:order:core:)``, calling
     /// `waiting` while another thread splits the huge frame this put frees part of (the
     /// simulator switches threads there).
-    @inlinable
+    @inlinable @inline(__always)
     public func put<W: Waiting>(_ frame: UInt64, order: Int, core: Int, waiting: W) throws(LLFreeError) {
         try putInner(frame, order: order, core: core, waiting)
         p.fence()
