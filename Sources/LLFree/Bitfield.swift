@@ -1,5 +1,6 @@
 // The bitfield of one child: 512 bits in eight UInt64 rows (one cache line), one bit per frame,
-// 1 = allocated. Ground truth for base frames; every change is a single-row CAS.
+// 1 = allocated. Ground truth for base frames; every change is a single-row CAS (``update(_:_:)``)
+// or, for orders 7 and 8, whole rows all or none (``changeAll``).
 
 import Atomics
 
@@ -60,21 +61,17 @@ public struct Bitfield {
             var i = 0
             while i < Geometry.rows {
                 let r = (startRow + i) & (Geometry.rows - 1)
-                let atomic = row(r)
-                var value = atomic.load(ordering: .relaxed)
-                while true {
+                var bit = 0
+                let taken = update(row(r)) { (value: UInt64) -> UInt64? in
                     let runs = Bitfield.freeRuns(value, order: order)
-                    if runs == 0 { break }
-                    let bit = runs.trailingZeroBitCount
-                    let new = value | Bitfield.mask(order: order, bit: bit)
-                    let (done, current) = atomic.weakCompareExchange(
-                        expected: value, desired: new, ordering: .acquiringAndReleasing)
-                    if done {
-                        p.stored(line, truth: true)
-                        p.flush(line)
-                        return r * Geometry.rowBits + bit
-                    }
-                    value = current
+                    if runs == 0 { return nil }
+                    bit = runs.trailingZeroBitCount
+                    return value | Bitfield.mask(order: order, bit: bit)
+                }
+                if taken != nil {
+                    p.stored(line, truth: true)
+                    p.flush(line)
+                    return r * Geometry.rowBits + bit
                 }
                 i += 1
             }
@@ -95,58 +92,23 @@ public struct Bitfield {
         return nil
     }
 
-    /// Takes `count` whole rows from 0 to all ones; on failure gives back exactly those taken.
+    /// Takes `count` whole rows from 0 to all ones, all or none. Undo by plain stores: rows we
+    /// took from 0 to all ones are ours, nobody else changes them.
     @inlinable
     func takeRows<P: Persistence>(first: Int, count: Int, _ p: P) -> Bool {
-        var i = 0
-        while i < count {
-            if row(first + i).load(ordering: .relaxed) != 0 { return false }
-            i += 1
-        }
-        i = 0
-        while i < count {
-            let (done, _) = row(first + i).compareExchange(
-                expected: 0, desired: ~0, ordering: .acquiringAndReleasing)
-            if !done {
-                // Give back what we took; we own those rows, so nobody else changed them.
-                // The undone state is made durable at once: the caller may answer "no" without a
-                // fence, and a crash later must not find the rows taken.
-                if i > 0 {
-                    while i > 0 {
-                        i -= 1
-                        row(first + i).store(0, ordering: .releasing)
-                        p.stored(line, truth: true)
-                    }
-                    p.flush(line)
-                    p.fence()
-                }
-                return false
-            }
-            p.stored(line, truth: true)
-            i += 1
-        }
-        p.flush(line)
-        return true
+        changeAll(count, from: 0, to: ~0, undo: .store, p, word: { row(first &+ $0) }, line: { _ in line })
     }
 
     /// Sets exactly the run of 2^order frames at `index` if all of it is free.
     @inlinable
     func set<P: Persistence>(at index: Int, order: Int, _ p: P) -> Bool {
         if order <= 6 {
-            let atomic = row(index / Geometry.rowBits)
             let mask = Bitfield.mask(order: order, bit: index % Geometry.rowBits)
-            var value = atomic.load(ordering: .relaxed)
-            while value & mask == 0 {
-                let (done, current) = atomic.weakCompareExchange(
-                    expected: value, desired: value | mask, ordering: .acquiringAndReleasing)
-                if done {
-                    p.stored(line, truth: true)
-                    p.flush(line)
-                    return true
-                }
-                value = current
-            }
-            return false
+            guard update(row(index / Geometry.rowBits), { (value: UInt64) in value & mask == 0 ? value | mask : nil }) != nil
+            else { return false }
+            p.stored(line, truth: true)
+            p.flush(line)
+            return true
         }
         return takeRows(first: index / Geometry.rowBits, count: 1 << (order - 6), p)
     }
@@ -156,51 +118,18 @@ public struct Bitfield {
     @inlinable @inline(__always)
     func put<P: Persistence>(at index: Int, order: Int, _ p: P) -> Bool {
         if order <= 6 {
-            let atomic = row(index / Geometry.rowBits)
             let mask = Bitfield.mask(order: order, bit: index % Geometry.rowBits)
-            var value = atomic.load(ordering: .relaxed)
-            while value & mask == mask {
-                let (done, current) = atomic.weakCompareExchange(
-                    expected: value, desired: value & ~mask, ordering: .acquiringAndReleasing)
-                if done {
-                    p.stored(line, truth: true)
-                    p.flush(line)
-                    return true
-                }
-                value = current
-            }
-            return false
-        }
-        let first = index / Geometry.rowBits
-        let count = 1 << (order - 6)
-        var i = 0
-        while i < count {
-            if row(first + i).load(ordering: .relaxed) != ~0 { return false }
-            i += 1
-        }
-        i = 0
-        while i < count {
-            let (done, _) = row(first + i).compareExchange(
-                expected: ~0, desired: 0, ordering: .acquiringAndReleasing)
-            if !done {
-                // Only a racing put of the same frames gets here. Restore the rows we cleared;
-                // OR keeps any bit a concurrent get took in the meantime.
-                if i > 0 {
-                    while i > 0 {
-                        i -= 1
-                        _ = row(first + i).loadThenBitwiseOr(with: ~0, ordering: .acquiringAndReleasing)
-                        p.stored(line, truth: true)
-                    }
-                    p.flush(line)
-                    p.fence()
-                }
-                return false
-            }
+            guard update(row(index / Geometry.rowBits), { (value: UInt64) in value & mask == mask ? value & ~mask : nil }) != nil
+            else { return false }
             p.stored(line, truth: true)
-            i += 1
+            p.flush(line)
+            return true
         }
-        p.flush(line)
-        return true
+        // Orders 7 and 8: only a racing put of the same frames makes a row refuse. Undo by OR:
+        // a concurrent get may already have taken bits of the rows we cleared, and keeps them.
+        let first = index / Geometry.rowBits
+        return changeAll(1 << (order - 6), from: ~0, to: 0, undo: .merge, p,
+                         word: { row(first &+ $0) }, line: { _ in line })
     }
 
     /// Whether all 2^order frames at `index` are free (order 0...8).

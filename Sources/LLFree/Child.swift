@@ -2,6 +2,8 @@
 // counter and the huge flag. The huge flag is ground truth for order >= 9 allocations; the
 // counter is recomputed by recovery from the bitfield.
 
+import Atomics
+
 /// A child entry, as stored in the metadata region (16 bits, little-endian).
 ///
 /// | bits | field |
@@ -50,4 +52,20 @@ public struct Child: Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         huge ? "Child(huge, span \(span)\(isSplitting ? ", splitting" : ""))" : "Child(free \(free)\(isLocked ? ", split not yet durable" : ""))"
     }
+}
+
+extension Child: AtomicWord {}
+
+// MARK: Transitions
+
+extension Child {
+    /// Takes `n` frames of the counter if the child serves base frames and has them (a get
+    /// decrements before it sets bits).
+    @inlinable @inline(__always)
+    func take(_ n: Int) -> Child? { isBase && free >= n ? Child(raw: raw &- UInt16(n)) : nil }
+
+    /// Claims a huge child for splitting (the first step of a split), if it is a whole order-9
+    /// frame that nobody splits yet.
+    @inlinable @inline(__always)
+    func claimForSplit() -> Child? { huge && span == 0 && !isSplitting ? Child(free: Child.splitting, huge: true) : nil }
 }

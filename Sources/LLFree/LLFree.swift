@@ -126,7 +126,7 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     ///   - kind: the tree kind to serve from; orders >= 9 always use ``Kind/huge``.
     /// - Throws: ``LLFreeError/outOfMemory(order:)`` when no free aligned run of that order exists;
     ///   ``LLFreeError/invalidArgument(_:)`` for a bad order or core.
-    @inlinable
+    @inlinable @inline(__always)
     public func get(order: Int, core: Int, kind: Kind = .fixed) throws(LLFreeError) -> UInt64 {
         try check(order: order, core: core)
         guard let frame = getInner(order: order, core: core, kind: Int(kind.effective(order: order).rawValue)) else {
@@ -253,15 +253,7 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     /// Allocates from the tree reserved by `core` for `kind`, if its local counter allows.
     @inlinable @inline(__always)
     func getReserved(_ core: Int, _ kind: Int, order: Int, _ n: Int) -> UInt64? {
-        let atomic = reservation(core, kind)
-        var r = Reservation(raw: atomic.load(ordering: .relaxed))
-        while true {
-            if !r.present || r.free < n { return nil }
-            let (done, current) = atomic.weakCompareExchange(
-                expected: r.raw, desired: r.with(free: r.free &- n).raw, ordering: .acquiringAndReleasing)
-            if done { break }
-            r = Reservation(raw: current)
-        }
+        guard let r = update(reservation(core, kind), { (r: Reservation) in r.take(n) }) else { return nil }
         let h = hint(core, kind)
         if let frame = lower.get(order: order, children: geometry.childRange(tree: r.tree), hint: h.load(ordering: .relaxed)) {
             h.store(frame, ordering: .relaxed)
@@ -275,68 +267,33 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     /// Takes `n` frames of budget from `core`'s reservation of `kind` if it is tree `t`.
     @inlinable
     func takeReserved(_ core: Int, _ kind: Int, tree t: Int, _ n: Int) -> Bool {
-        let atomic = reservation(core, kind)
-        var r = Reservation(raw: atomic.load(ordering: .relaxed))
-        while r.present && r.tree == t && r.free >= n {
-            let (done, current) = atomic.weakCompareExchange(
-                expected: r.raw, desired: r.with(free: r.free - n).raw, ordering: .acquiringAndReleasing)
-            if done { return true }
-            r = Reservation(raw: current)
-        }
-        return false
+        update(reservation(core, kind)) { (r: Reservation) in r.take(n, tree: t) } != nil
     }
 
     /// Takes `n` frames of budget from tree `t`'s global counter.
     @inlinable
     func takeGlobal(_ t: Int, _ n: Int) -> Bool {
-        let atomic = tree(t)
-        var value = Tree(raw: atomic.load(ordering: .relaxed))
-        while value.free >= n {
-            let (done, current) = atomic.weakCompareExchange(
-                expected: value.raw, desired: value.with(free: value.free - n).raw, ordering: .acquiringAndReleasing)
-            if done { return true }
-            value = Tree(raw: current)
-        }
-        return false
+        update(tree(t)) { (value: Tree) in value.take(n) } != nil
     }
 
     /// Returns `n` frames of budget of tree `t`: to `core`'s reservation if it still holds `t`,
     /// else to the tree's global counter.
     @inlinable @inline(__always)
     func giveBack(_ core: Int, _ kind: Int, tree t: Int, _ n: Int) {
-        let atomic = reservation(core, kind)
-        var r = Reservation(raw: atomic.load(ordering: .relaxed))
-        while r.present && r.tree == t {
-            let (done, current) = atomic.weakCompareExchange(
-                expected: r.raw, desired: r.with(free: r.free &+ n).raw, ordering: .acquiringAndReleasing)
-            if done { return }
-            r = Reservation(raw: current)
-        }
+        if update(reservation(core, kind), { (r: Reservation) in r.giveBack(n, tree: t) }) != nil { return }
         treeAdd(t, n)
     }
 
     @inlinable @inline(__always)
-    func treeAdd(_ t: Int, _ n: Int) {
-        tree(t).wrappingIncrement(by: UInt32(n), ordering: .acquiringAndReleasing)
-    }
+    func treeAdd(_ t: Int, _ n: Int) { Tree.giveBack(tree(t), n) }
 
     /// Moves frames other cores freed into `core`'s reserved tree into its local counter.
     @inlinable
     func resync(_ core: Int, _ kind: Int) -> Bool {
         let r = Reservation(raw: reservation(core, kind).load(ordering: .relaxed))
-        guard r.present else { return false }
-        let atomic = tree(r.tree)
-        var value = Tree(raw: atomic.load(ordering: .relaxed))
-        while value.free > 0 {
-            let (done, current) = atomic.weakCompareExchange(
-                expected: value.raw, desired: value.with(free: 0).raw, ordering: .acquiringAndReleasing)
-            if done {
-                giveBack(core, kind, tree: r.tree, value.free)
-                return true
-            }
-            value = Tree(raw: current)
-        }
-        return false
+        guard r.present, let value = update(tree(r.tree), { (value: Tree) in value.sync() }) else { return false }
+        giveBack(core, kind, tree: r.tree, value.free)
+        return true
     }
 
     // MARK: Reservation
@@ -364,30 +321,16 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     /// Gives a reservation's local frames back to its tree and clears the reserved flag.
     @inlinable
     func unreserve(_ t: Int, _ free: Int) {
-        let atomic = tree(t)
-        var value = Tree(raw: atomic.load(ordering: .relaxed))
-        while true {
-            assert(value.reserved, "unreserving tree \(t) that is not reserved")
-            let new = Tree(free: value.free + free, reserved: false, kind: value.kind)
-            let (done, current) = atomic.weakCompareExchange(expected: value.raw, desired: new.raw, ordering: .acquiringAndReleasing)
-            if done { return }
-            value = Tree(raw: current)
-        }
+        _ = update(tree(t)) { (value: Tree) in value.unreserve(adding: free) }
     }
 
     /// Marks tree `t` reserved for `kind` and takes its free frames, if it is unreserved, has at
     /// least `n` and passes `accept`.
     @inlinable
     func tryReserve(_ t: Int, kind: Int, _ n: Int, accept: (Tree, Int) -> Bool) -> Int? {
-        let atomic = tree(t)
-        var value = Tree(raw: atomic.load(ordering: .relaxed))
-        while !value.reserved && value.free >= n && accept(value, geometry.framesIn(tree: t)) {
-            let new = Tree(free: 0, reserved: true, kind: Kind(rawValue: UInt8(kind))!)
-            let (done, current) = atomic.weakCompareExchange(expected: value.raw, desired: new.raw, ordering: .acquiringAndReleasing)
-            if done { return value.free }
-            value = Tree(raw: current)
-        }
-        return nil
+        let kind = Kind(rawValue: UInt8(kind))!
+        let capacity = geometry.framesIn(tree: t)
+        return update(tree(t)) { (value: Tree) in value.reserve(kind: kind, n, capacity: capacity, accept: accept) }?.free
     }
 
     /// The paper's search order: partial trees of the same kind, then entirely free trees, then
@@ -428,9 +371,17 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     /// huge frame splits it first.
     /// - Throws: ``LLFreeError/notAllocated(frame:order:)`` for a double free or an order that does
     ///   not match the allocation; ``LLFreeError/invalidArgument(_:)``. Nothing changed then.
-    @inlinable
+    @inlinable @inline(__always)
     public func put(_ frame: UInt64, order: Int, core: Int) throws(LLFreeError) {
-        try putInner(frame, order: order, core: core)
+        try put(frame, order: order, core: core, waiting: Yielding())
+    }
+
+    /// Frees the run of 2^`order` frames at `frame`, as ``put(_:order:core:)``, calling
+    /// `waiting` while another thread splits the huge frame this put frees part of (the
+    /// simulator switches threads there).
+    @inlinable @inline(__always)
+    public func put<W: Waiting>(_ frame: UInt64, order: Int, core: Int, waiting: W) throws(LLFreeError) {
+        try putInner(frame, order: order, core: core, waiting)
         p.fence()
     }
 
@@ -438,10 +389,18 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     /// `failed` for each refused frame (by index); returns how many were freed.
     @inlinable
     public func put(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, failed: (Int, LLFreeError) -> Void) -> Int {
+        put(frames: frames, order: order, core: core, waiting: Yielding(), failed: failed)
+    }
+
+    /// Frees each run in `frames`, as ``put(frames:order:core:failed:)``, calling `waiting`
+    /// while another thread splits a huge frame one of them is part of.
+    @inlinable
+    public func put<W: Waiting>(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, waiting: W,
+                                failed: (Int, LLFreeError) -> Void) -> Int {
         var n = 0
         for i in 0..<frames.count {
             do throws(LLFreeError) {
-                try putInner(frames[i], order: order, core: core)
+                try putInner(frames[i], order: order, core: core, waiting)
                 n += 1
             } catch {
                 failed(i, error)
@@ -452,22 +411,16 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     }
 
     @inlinable @inline(__always)
-    func putInner(_ frame: UInt64, order: Int, core: Int) throws(LLFreeError) {
+    func putInner<W: Waiting>(_ frame: UInt64, order: Int, core: Int, _ waiting: W) throws(LLFreeError) {
         try check(frame: frame, order: order)
         guard core >= 0, core < cores else { throw badCore(core) }
-        try lower.put(frame: frame, order: order)
+        try lower.put(frame: frame, order: order, waiting: waiting)
         let t = treeOf(frame)
         let n = 1 << order
+        // Reserve-on-free's counterpart: frames freed into a tree this core holds stay local.
         var k = 0
         while k < Kind.count {
-            let atomic = reservation(core, k)
-            var r = Reservation(raw: atomic.load(ordering: .relaxed))
-            while r.present && r.tree == t {
-                let (done, current) = atomic.weakCompareExchange(
-                    expected: r.raw, desired: r.with(free: r.free &+ n).raw, ordering: .acquiringAndReleasing)
-                if done { return }
-                r = Reservation(raw: current)
-            }
+            if update(reservation(core, k), { (r: Reservation) in r.giveBack(n, tree: t) }) != nil { return }
             k += 1
         }
         treeAdd(t, n)

@@ -46,19 +46,9 @@ public struct Lower<P: Persistence> {
     /// Takes `n` frames from the counter of `child` if it is not huge and has them.
     @inlinable @inline(__always)
     func decrement(_ child: Int, _ n: Int) -> Bool {
-        let atomic = entry(child)
-        var value = atomic.load(ordering: .relaxed)
-        while true {
-            let c = Child(raw: value)
-            if !c.isBase || c.free < n { return false }
-            let (done, current) = atomic.weakCompareExchange(
-                expected: value, desired: value &- UInt16(n), ordering: .acquiringAndReleasing)
-            if done {
-                p.stored(entryLine(child), truth: false)
-                return true
-            }
-            value = current
-        }
+        guard update(entry(child), { (c: Child) in c.take(n) }) != nil else { return false }
+        p.stored(entryLine(child), truth: false)
+        return true
     }
 
     /// Gives `n` frames back to the counter of `child` (the child cannot be huge: its counter is
@@ -119,47 +109,18 @@ public struct Lower<P: Persistence> {
         return nil
     }
 
-    /// Marks the `2^span` children from `start` huge, all or none.
+    /// Marks the `2^span` children from `start` huge, all or none. Undo by plain stores: a child
+    /// we took from free to huge is ours, and its span tag keeps every other get and put off it.
     @inlinable
     func takeHuge(start: Int, span: Int) -> Bool {
-        let count = 1 << span
-        let free = Child(free: Geometry.childFrames).raw
-        for c in start..<(start + count) where entry(c).load(ordering: .relaxed) != free { return false }
-        let taken = Child(free: 0, huge: true, span: span).raw
-        var c = start
-        while c < start + count {
-            let (done, _) = entry(c).compareExchange(expected: free, desired: taken, ordering: .acquiringAndReleasing)
-            if !done {
-                // Undo exactly the children taken so far; the span tag keeps others off them.
-                let undone = c - start
-                while c > start {
-                    c -= 1
-                    entry(c).store(free, ordering: .releasing)
-                    p.stored(entryLine(c), truth: true)
-                }
-                if undone > 0 {
-                    // Durable at once: the caller may answer "no" without a fence.
-                    flushEntries(start, undone)
-                    p.fence()
-                }
-                return false
-            }
-            p.stored(entryLine(c), truth: true)
-            c += 1
-        }
-        flushEntries(start, count)
-        return true
+        changeAll(1 << span, from: Child(free: Geometry.childFrames).raw, to: Child(free: 0, huge: true, span: span).raw,
+                  undo: .store, p, word: { entry(start &+ $0) }, line: { entryLine(start &+ $0) })
     }
 
+    /// Flushes the lines of the `count` child entries from `start`.
     @inlinable @inline(__always)
     func flushEntries(_ start: Int, _ count: Int) {
-        let perLine = Geometry.lineSize / 2
-        var line = start / perLine
-        let last = (start + count - 1) / perLine
-        while line <= last {
-            p.flush(entryLine(line * perLine))
-            line += 1
-        }
+        flushLines(count, p, line: { entryLine(start &+ $0) })
     }
 
     /// Allocates exactly the run of 2^order frames at `frame` if it is free. Does not fence.
@@ -179,14 +140,15 @@ public struct Lower<P: Persistence> {
     // MARK: Put
 
     /// Frees the run of 2^order frames at `frame` (already checked for range and alignment).
-    /// Splits a huge frame first when a part of it is freed. Does not fence.
+    /// Splits a huge frame first when a part of it is freed, calling `waiting` while another
+    /// thread splits it. Does not fence.
     /// - Throws: ``LLFreeError/notAllocated(frame:order:)``, with nothing changed.
     @inlinable @inline(__always)
-    func put(frame: UInt64, order: Int) throws(LLFreeError) {
+    func put<W: Waiting>(frame: UInt64, order: Int, waiting: W = Yielding()) throws(LLFreeError) {
         let child = Int(frame / UInt64(Geometry.childFrames))
         if order < Geometry.hugeOrder {
             if !Child(raw: entry(child).load(ordering: .acquiring)).isBase {
-                try split(child, frame: frame, order: order)
+                try split(child, frame: frame, order: order, waiting)
             }
             guard bitfield(child).put(at: Int(frame % UInt64(Geometry.childFrames)), order: order, p) else {
                 throw .notAllocated(frame: frame, order: order)
@@ -197,36 +159,14 @@ public struct Lower<P: Persistence> {
         try putHuge(start: child, span: order - Geometry.hugeOrder, frame: frame, order: order)
     }
 
+    /// Frees the `2^span` huge children from `start`, all or none. Undo by compare-and-swap:
+    /// only a racing put of the same frames makes a child refuse, and a child we freed may have
+    /// been taken by someone else since; only one still free is restored.
     @inlinable
     func putHuge(start: Int, span: Int, frame: UInt64, order: Int) throws(LLFreeError) {
-        let count = 1 << span
-        let taken = Child(free: 0, huge: true, span: span).raw
-        for c in start..<(start + count) where entry(c).load(ordering: .relaxed) != taken {
-            throw .notAllocated(frame: frame, order: order)
-        }
-        let free = Child(free: Geometry.childFrames).raw
-        var c = start
-        while c < start + count {
-            let (done, _) = entry(c).compareExchange(expected: taken, desired: free, ordering: .acquiringAndReleasing)
-            if !done {
-                // A racing put of the same frames: restore what we freed, if nobody took it since.
-                let undone = c - start
-                while c > start {
-                    c -= 1
-                    _ = entry(c).compareExchange(expected: free, desired: taken, ordering: .acquiringAndReleasing)
-                    p.stored(entryLine(c), truth: true)
-                }
-                if undone > 0 {
-                    // Durable at once: the caller may answer "no" without a fence.
-                    flushEntries(start, undone)
-                    p.fence()
-                }
-                throw .notAllocated(frame: frame, order: order)
-            }
-            p.stored(entryLine(c), truth: true)
-            c += 1
-        }
-        flushEntries(start, count)
+        guard changeAll(1 << span, from: Child(free: 0, huge: true, span: span).raw, to: Child(free: Geometry.childFrames).raw,
+                        undo: .exchange, p, word: { entry(start &+ $0) }, line: { entryLine(start &+ $0) })
+        else { throw .notAllocated(frame: frame, order: order) }
     }
 
     /// Turns the huge frame of `child` into 512 allocated base frames, or waits until the thread
@@ -238,31 +178,25 @@ public struct Lower<P: Persistence> {
     /// flush, fence; (4) unlock. Other threads wait while the child is claimed or locked, so no
     /// acknowledged put or get of another thread depends on a flag that is not yet durable.
     @inlinable
-    func split(_ child: Int, frame: UInt64, order: Int) throws(LLFreeError) {
+    func split<W: Waiting>(_ child: Int, frame: UInt64, order: Int, _ waiting: W) throws(LLFreeError) {
         let atomic = entry(child)
-        while true {
-            let value = atomic.load(ordering: .acquiring)
-            let c = Child(raw: value)
-            if !c.huge {
-                if c.isLocked { p.spin(); continue }
-                return  // split by another thread, durably
-            }
-            if c.span != 0 { throw .notAllocated(frame: frame, order: order) }
-            if c.isSplitting { p.spin(); continue }
-            let claimed = Child(free: Child.splitting, huge: true).raw
-            let (done, _) = atomic.compareExchange(expected: value, desired: claimed, ordering: .acquiringAndReleasing)
-            if !done { continue }
-            p.stored(entryLine(child), truth: false)
-            bitfield(child).fill(~0, p)
-            p.fence()
-            atomic.store(Child(free: 0, span: Child.lockedSpan).raw, ordering: .releasing)
-            p.stored(entryLine(child), truth: true)
-            p.flush(entryLine(child))
-            p.fence()
-            atomic.store(Child(free: 0).raw, ordering: .releasing)
-            p.stored(entryLine(child), truth: false)
-            return
+        while update(atomic, { (c: Child) in c.claimForSplit() }) == nil {
+            let c = Child(raw: atomic.load(ordering: .acquiring))
+            if c.isBase { return }  // split by another thread, durably
+            if c.huge && c.span != 0 { throw .notAllocated(frame: frame, order: order) }  // part of a larger run
+            if c.claimForSplit() != nil { continue }  // became claimable since
+            // Being split, or split but not yet durably: wait for that thread.
+            waiting.spin()
         }
+        p.stored(entryLine(child), truth: false)
+        bitfield(child).fill(~0, p)
+        p.fence()
+        atomic.store(Child(free: 0, span: Child.lockedSpan).raw, ordering: .releasing)
+        p.stored(entryLine(child), truth: true)
+        p.flush(entryLine(child))
+        p.fence()
+        atomic.store(Child(free: 0).raw, ordering: .releasing)
+        p.stored(entryLine(child), truth: false)
     }
 
     // MARK: Queries

@@ -20,24 +20,12 @@ public protocol Persistence {
     func flush(_ address: UnsafeMutableRawPointer)
     /// Everything this thread flushed so far is durable when this returns.
     func fence()
-    /// Called while waiting for another thread to finish a short critical step (splitting a huge
-    /// frame). A simulator with its own scheduler switches threads here.
-    func spin()
 }
 
-/// The persistence of volatile memory: nothing to flush, nothing to wait for.
+/// The persistence of volatile memory: nothing to flush.
 public struct VolatilePersistence: Persistence, Sendable {
     @inlinable public init() {}
     @inlinable @inline(__always) public func stored(_ address: UnsafeMutableRawPointer, truth: Bool) {}
     @inlinable @inline(__always) public func flush(_ address: UnsafeMutableRawPointer) {}
     @inlinable @inline(__always) public func fence() {}
-    @inlinable @inline(__always) public func spin() { _yieldThread() }
 }
-
-#if canImport(Glibc)
-import Glibc
-@usableFromInline func _yieldThread() { sched_yield() }
-#elseif canImport(Darwin)
-import Darwin
-@usableFromInline func _yieldThread() { sched_yield() }
-#endif

@@ -1,6 +1,9 @@
 // A core's reservation of one tree for one kind (the paper's "local"): the tree index and the
 // free frames the core took out of the tree's global counter. One atomic word, so that other
-// cores can steal from it or drain it without locks.
+// cores can steal from it or drain it without locks; and the transitions applied to it with
+// ``update(_:_:)``.
+
+import Atomics
 
 /// A reservation word (64 bits).
 ///
@@ -35,4 +38,24 @@ public struct Reservation: Equatable, Sendable, CustomStringConvertible {
     func with(free: Int) -> Reservation { Reservation(tree: tree, free: free) }
 
     public var description: String { present ? "Reservation(tree \(tree), free \(free))" : "Reservation(none)" }
+}
+
+extension Reservation: AtomicWord {}
+
+// MARK: Transitions
+
+extension Reservation {
+    /// Takes `n` frames of the local counter, if there is a reservation holding them (a get on
+    /// the fast path, or another core stealing).
+    @inlinable @inline(__always)
+    func take(_ n: Int) -> Reservation? { present && free >= n ? with(free: free &- n) : nil }
+
+    /// Takes `n` frames of the local counter if the reservation holds tree `t` and has them.
+    @inlinable @inline(__always)
+    func take(_ n: Int, tree t: Int) -> Reservation? { tree == t ? take(n) : nil }
+
+    /// Gives `n` frames of tree `t` back to the local counter, if the reservation still holds
+    /// `t` (else they belong to the tree's global counter).
+    @inlinable @inline(__always)
+    func giveBack(_ n: Int, tree t: Int) -> Reservation? { present && tree == t ? with(free: free &+ n) : nil }
 }

@@ -1,5 +1,8 @@
 // A tree entry of the upper level (volatile, rebuilt at start): the free frames of a group of
-// children, whether a core has reserved the tree, and its kind.
+// children, whether a core has reserved the tree, and its kind; and the transitions the upper
+// level applies to it with ``update(_:_:)``.
+
+import Atomics
 
 /// A tree entry (32 bits).
 ///
@@ -32,4 +35,42 @@ public struct Tree: Equatable, Sendable, CustomStringConvertible {
     func with(free: Int) -> Tree { Tree(free: free, reserved: reserved, kind: kind) }
 
     public var description: String { "Tree(free \(free), \(reserved ? "reserved" : "unreserved"), \(kind))" }
+}
+
+extension Tree: AtomicWord {}
+
+// MARK: Transitions
+
+extension Tree {
+    /// Takes `n` frames of the global counter, if it has them (a get outside any reservation, or
+    /// the budget of a get at a frame).
+    @inlinable @inline(__always)
+    func take(_ n: Int) -> Tree? { free >= n ? with(free: free &- n) : nil }
+
+    /// Takes every frame other cores freed into the tree since it was reserved; the reservation
+    /// that holds the tree gets them (re-sync).
+    @inlinable @inline(__always)
+    func sync() -> Tree? { free > 0 ? with(free: 0) : nil }
+
+    /// Reserves the tree for `kind`, taking all its frames, if it is unreserved, has at least `n`
+    /// and `accept` (given the entry and the tree's capacity) likes it.
+    @inlinable @inline(__always)
+    func reserve(kind: Kind, _ n: Int, capacity: Int, accept: (Tree, Int) -> Bool) -> Tree? {
+        !reserved && free >= n && accept(self, capacity) ? Tree(free: 0, reserved: true, kind: kind) : nil
+    }
+
+    /// Ends the reservation, giving back the `free` frames it held.
+    @inlinable @inline(__always)
+    func unreserve(adding free: Int) -> Tree {
+        assert(reserved, "unreserving a tree that is not reserved")
+        return Tree(free: self.free + free, reserved: false, kind: kind)
+    }
+
+    /// Gives `n` frames back to the global counter of the tree at `atomic`. One atomic add, no
+    /// transition: the counter is the low field and never exceeds the tree's frames, so the add
+    /// cannot carry into the flags.
+    @inlinable @inline(__always)
+    static func giveBack(_ atomic: UnsafeAtomic<UInt32>, _ n: Int) {
+        atomic.wrappingIncrement(by: UInt32(n), ordering: .acquiringAndReleasing)
+    }
 }

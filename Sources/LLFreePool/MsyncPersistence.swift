@@ -3,9 +3,6 @@
 // merged into one call, so an operation that touched one page costs one msync.
 
 import LLFree
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Makes flushed lines durable on a non-pmem file by `msync(2)` (through `pmem_msync`) at the fence.
 ///
@@ -27,9 +24,5 @@ public struct MsyncPersistence: Persistence, Sendable {
     /// msyncs every page this thread noted since its last fence.
     public func fence() {
         MsyncPending.current.sync()
-    }
-
-    public func spin() {
-        sched_yield()
     }
 }

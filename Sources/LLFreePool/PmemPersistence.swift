@@ -6,9 +6,6 @@
 import CLibPmem
 import CPendingLines
 import LLFree
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Writes lines back with `pmem_flush` and fences with `pmem_drain`.
 ///
@@ -71,10 +68,5 @@ public struct PmemPersistence: Persistence, Sendable {
             pmem_flush(UnsafeRawPointer(bitPattern: lines[i]), 64)
             i += 1
         }
-    }
-
-    @inlinable @inline(__always)
-    public func spin() {
-        sched_yield()
     }
 }

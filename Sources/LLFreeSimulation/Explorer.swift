@@ -36,12 +36,28 @@ public struct ExplorerConfig: Sendable {
     public var shrinkSeconds = 20.0
 
     public init() {}
+
+    /// Checks every field against its range (the pool layout is checked by the pool code).
+    /// - Throws: ``ExplorerError/invalidConfig(field:value:allowed:)`` for the first bad field.
+    public func validate() throws(ExplorerError) {
+        func check(_ ok: Bool, _ field: String, _ value: some CustomStringConvertible, _ allowed: String) throws(ExplorerError) {
+            if !ok { throw .invalidConfig(field: field, value: value.description, allowed: allowed) }
+        }
+        try check(operations >= 0, "operations", operations, "at least 0")
+        try check(imagesPerPoint >= 1, "imagesPerPoint", imagesPerPoint, "at least 1")
+        try check(pointStride >= 1, "pointStride", pointStride, "at least 1")
+        try check(threads >= 1 && threads <= 1 << 16, "threads", threads, "1...65536")
+        try check(recoveryCrashEvery >= 0, "recoveryCrashEvery", recoveryCrashEvery, "at least 0 (0: never)")
+        try check(shrinkSeconds >= 0 && shrinkSeconds.isFinite, "shrinkSeconds", shrinkSeconds, "a finite number of seconds, at least 0")
+        try check(script == nil || threads == 1, "threads", threads, "1 when a script is given")
+        if let replay { try check(replay.event >= 0 && replay.image >= 0, "replay", "\(replay.event):\(replay.image)", "two numbers of at least 0") }
+    }
 }
 
 /// A violation found, with what is needed to replay it.
 public struct CrashFailure: Sendable, CustomStringConvertible {
     public var seed: UInt64
-    public var phase: String
+    public var phase: ExplorerPhase
     public var event: Int
     public var image: Int
     public var operationIndex: Int
@@ -84,14 +100,21 @@ public final class Explorer: @unchecked Sendable {
     let ledger = Ledger()
     var event = 0
     var operationIndex = 0
-    var phase = "workload"
+    var phase = ExplorerPhase.workload
     let image: UnsafeMutableRawPointer
     /// Called now and then with the running result.
     public var progress: ((ExplorerResult) -> Void)?
 
-    public init(config: ExplorerConfig) throws(PoolError) {
+    /// - Throws: ``ExplorerError`` for a configuration field out of range or a pool layout the
+    ///   pool code refuses.
+    public init(config: ExplorerConfig) throws(ExplorerError) {
+        try config.validate()
         self.config = config
-        layout = try PoolLayout(frames: config.frames, treeChildren: config.treeChildren, file: "simulated pool")
+        do {
+            layout = try PoolLayout(frames: config.frames, treeChildren: config.treeChildren, file: "simulated pool")
+        } catch {
+            throw .pool(error)
+        }
         image = .allocate(byteCount: layout.imageLength, alignment: 4096)
     }
 
@@ -107,7 +130,7 @@ public final class Explorer: @unchecked Sendable {
         exploreFormat()
         if !done { exploreWorkload() }
         if config.threads == 1, config.replay == nil, config.shrinkSeconds > 0,
-           let failure = result.failures.first, failure.phase == "workload" {
+           let failure = result.failures.first, failure.phase == .workload {
             result.failures[0] = shrink(failure)
         }
         return result
@@ -159,7 +182,7 @@ public final class Explorer: @unchecked Sendable {
     /// Crashes while formatting a fresh region and while re-formatting a used pool: the image
     /// must either be refused or open as a consistent pool.
     func exploreFormat() {
-        phase = "format"
+        phase = .format
         for reformat in [false, true] where !done {
             let domain = SimulatedDomain(length: layout.imageLength)
             if reformat {
@@ -176,14 +199,13 @@ public final class Explorer: @unchecked Sendable {
             domain.observer = { [unowned self] _ in
                 self.event += 1
                 if self.done { return }
-                self.checkImage(domain) { [unowned self] recovered, imageIndex in
+                self.checkImage(domain) { [unowned self] recovered in
                     guard let recovered else { return [] }  // refused: never a pool
                     var v = recovered.allocator.validate()
                     let free = recovered.allocator.freeFrames
                     if free != Int(self.config.frames) && !reformat {
                         v.append("a pool opened from a format cut short has \(free) free frames, not \(self.config.frames)")
                     }
-                    _ = imageIndex
                     return v
                 }
             }
@@ -197,7 +219,7 @@ public final class Explorer: @unchecked Sendable {
     // MARK: Workload
 
     func exploreWorkload() {
-        phase = "workload"
+        phase = .workload
         let domain = SimulatedDomain(length: layout.imageLength)
         do {
             try PoolImage.format(base: domain.base, length: domain.length, persistence: domain.persistence,
@@ -222,7 +244,7 @@ public final class Explorer: @unchecked Sendable {
             self.event += 1
             self.result.crashPoints += 1
             guard !self.done, points % self.config.pointStride == 0 || self.config.replay != nil else { return }
-            self.checkImage(domain) { [unowned self] recovered, _ in
+            self.checkImage(domain) { [unowned self] recovered in
                 guard let recovered else { return ["the crash image is not a usable pool any more"] }
                 let verdict = Oracle.judge(recovered.allocator, ledger: self.ledger)
                 self.result.maxLeaked = max(self.result.maxLeaked, verdict.leaked)
@@ -325,7 +347,7 @@ public final class Explorer: @unchecked Sendable {
     /// does and asks `judge` (nil pool: the image was refused). Every `recoveryCrashEvery`-th
     /// image also crashes its recovery part way.
     func checkImage(_ domain: SimulatedDomain,
-                    judge: (PoolImage<SimulatedPersistence>?, Int) -> [String]) {
+                    judge: (PoolImage<SimulatedPersistence>?) -> [String]) {
         let count = min(domain.imageCount(limit: config.imagesPerPoint + 1), config.imagesPerPoint)
         let exhaustive = domain.imageCount(limit: config.imagesPerPoint + 1) <= config.imagesPerPoint
         for index in 0..<max(1, count) {
@@ -349,7 +371,7 @@ public final class Explorer: @unchecked Sendable {
             // What recovery wrote must be durable before the pool serves anything: a get served
             // on a recovered pool must not depend on repairs a second crash could undo.
             if pool != nil { violations += Self.durable(recovered, "recovery") }
-            violations += judge(pool, index)
+            violations += judge(pool)
             if violations.isEmpty, pool != nil, config.recoveryCrashEvery > 0, (event &+ index) % config.recoveryCrashEvery == 0 {
                 violations += crashRecovery(rng: &rng)
             }
@@ -376,12 +398,11 @@ public final class Explorer: @unchecked Sendable {
     func crashRecovery(rng: inout SeededRandom) -> [String] {
         result.recoveryCrashes += 1
         let clean = SimulatedDomain(copying: image, length: layout.imageLength)
-        guard let reference = try? PoolImage.open(base: clean.base, length: clean.length, persistence: clean.persistence, cores: 1, name: "reference") else {
+        guard (try? PoolImage.open(base: clean.base, length: clean.length, persistence: clean.persistence, cores: 1, name: "reference")) != nil else {
             return ["the crash image opened once but not twice"]
         }
         let events = clean.stores + clean.flushes + clean.fences
         let metadata = layout.metadataOffset..<(layout.metadataOffset + layout.metadataLength)
-        _ = reference
         let twice = SimulatedDomain(copying: image, length: layout.imageLength)
         let at = Int.random(in: 1...max(1, events), using: &rng)
         let second = UnsafeMutableRawPointer.allocate(byteCount: layout.imageLength, alignment: 4096)
@@ -414,8 +435,8 @@ public final class Explorer: @unchecked Sendable {
     func fail(_ violations: [String], image index: Int) {
         var replay = "llfree-crashtest sim --seed \(config.seed)"
         if config.threads > 1 { replay += " --threads \(config.threads) --operations \(operationIndex + 1)" }
-        let steps = config.threads == 1 && phase == "workload" ? Array(executed.prefix(operationIndex + 1)) : []
-        if config.threads == 1 { replay += phase == "workload" ? " --script '\(steps.map(\.description).joined(separator: " "))'" : " --operations 0" }
+        let steps = config.threads == 1 && phase == .workload ? Array(executed.prefix(operationIndex + 1)) : []
+        if config.threads == 1 { replay += phase == .workload ? " --script '\(steps.map(\.description).joined(separator: " "))'" : " --operations 0" }
         if config.mode != .adr { replay += " --mode \(config.mode.rawValue)" }
         if let b = config.broken { replay += " --break \(b.rawValue)" }
         replay += " --images \(config.imagesPerPoint) --replay \(event):\(index)"

@@ -112,6 +112,9 @@ public final class SimulatedDomain: @unchecked Sendable {
     /// The persistence seam for code running on this domain.
     public var persistence: SimulatedPersistence { SimulatedPersistence(domain: self) }
 
+    /// The scheduling hook for code running on this domain (passed to puts that may wait).
+    public var waiting: SimulatedWaiting { SimulatedWaiting(domain: self) }
+
     func lineIndex(_ address: UnsafeMutableRawPointer) -> Int {
         let offset = address - base
         precondition(offset >= 0 && offset < length, "store outside the simulated image at offset \(offset)")
@@ -241,6 +244,12 @@ public struct SimulatedPersistence: Persistence, @unchecked Sendable {
     public func stored(_ address: UnsafeMutableRawPointer, truth: Bool) { domain.stored(address, truth: truth) }
     public func flush(_ address: UnsafeMutableRawPointer) { domain.flush(address) }
     public func fence() { domain.fence() }
+}
+
+/// The scheduling hook over a ``SimulatedDomain``: a put that waits for another simulated
+/// thread's split hands the turn to another thread, which the scheduler does in `domain.spin`.
+public struct SimulatedWaiting: Waiting, @unchecked Sendable {
+    public let domain: SimulatedDomain
     public func spin() { domain.spin?() }
 }
 

@@ -81,7 +81,7 @@ final class Workload: @unchecked Sendable {
             guard llfree.cores == 1, frame < frames,
                   ledger.held.allSatisfy({ frame < $0.key || frame >= $0.key + (1 << UInt64($0.value)) }) else { return }
             ledger.inFlight[thread] = .put(frame: frame, order: 0)
-            if (try? llfree.put(frame, order: 0, core: core)) != nil {
+            if (try? llfree.put(frame, order: 0, core: core, waiting: domain.waiting)) != nil {
                 unexpected.append("put(\(frame), order: 0) of a frame nobody holds was accepted")
             }
         case .drain:
@@ -98,7 +98,7 @@ final class Workload: @unchecked Sendable {
             ledger.inFlight[thread] = .put(frame: frame, order: put)
             ledger.beginPut(frame, order: put)
             do throws(LLFreeError) {
-                try llfree.put(frame, order: put, core: core)
+                try llfree.put(frame, order: put, core: core, waiting: domain.waiting)
             } catch {
                 unexpected.append("put(\(frame), order: \(put)) of a held run was refused: \(error)")
             }

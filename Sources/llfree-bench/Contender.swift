@@ -11,7 +11,7 @@ struct Contender: Sendable {
     /// One run of one benchmark on a fresh instance.
     let run: @Sendable (Harness.Config) throws(Harness.Failure) -> Sample
 
-    static func of<A: FrameAllocator>(_ type: A.Type) -> Contender {
+    static func of<A: BenchAllocator>(_ type: A.Type) -> Contender {
         Contender(name: A.name,
                   metadataBytes: { frames, cores in A.metadataBytes(frames: frames, cores: cores) },
                   run: { config throws(Harness.Failure) in try Harness.measure(A.self, config) })

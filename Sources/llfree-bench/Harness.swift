@@ -1,7 +1,9 @@
 // The timed loops and the thread choreography of the paper's benchmarks. Every function is
-// generic over the allocator, so each is specialised per allocator type: the loops call the
-// allocator's get/put directly (inlined where the allocator allows), with no existential, no
-// allocation and no reference counting inside a timed region.
+// generic over the allocator, so each is specialised per allocator type: the loops hold the
+// allocator's get/put inlined (LLFree's fast path entirely; the baselines' where they allow),
+// with no existential, no function pointer, no allocation and no reference counting inside a
+// timed region. (When get was a call, LLVM merged the two LLFree specialisations of each loop
+// into one that called get through a function pointer.)
 
 /// Runs one benchmark once on a fresh allocator.
 enum Harness {
@@ -24,7 +26,7 @@ enum Harness {
 
     /// Creates an `A` for `config`, runs the benchmark on `config.threads` pinned threads and
     /// checks that every frame is free again afterwards.
-    static func measure<A: FrameAllocator>(_ type: A.Type, _ config: Config) throws(Failure) -> Sample {
+    static func measure<A: BenchAllocator>(_ type: A.Type, _ config: Config) throws(Failure) -> Sample {
         let allocator = A(frames: config.frames, cores: config.threads, order: config.order)
         let state = RunState(threads: config.threads, allocs: config.allocs)
         let order = config.order
@@ -58,7 +60,7 @@ enum Harness {
 
     /// Lines all threads up; thread 0 records the persistence counts in `slot` meanwhile.
     @inline(__always)
-    static func sync<A: FrameAllocator>(_ a: A, _ state: RunState, _ t: Int, snapshot slot: Int) {
+    static func sync<A: BenchAllocator>(_ a: A, _ state: RunState, _ t: Int, snapshot slot: Int) {
         state.barrier.wait()
         if t == 0 { state.snapshots[slot] = a.persistenceCounts() }
         state.barrier.wait()
@@ -68,7 +70,7 @@ enum Harness {
     /// `slot` first), each times `body` into `times[t]`, and once all are done thread 0 records
     /// the counts in `slot + 1`.
     @inline(__always)
-    static func phase<A: FrameAllocator>(_ a: A, _ state: RunState, _ t: Int, snapshot slot: Int,
+    static func phase<A: BenchAllocator>(_ a: A, _ state: RunState, _ t: Int, snapshot slot: Int,
                                          into times: UnsafeMutablePointer<UInt64>, _ body: () -> Void) {
         sync(a, state, t, snapshot: slot)
         let t0 = Clock.now()
@@ -79,14 +81,14 @@ enum Harness {
         if t == 0 { state.snapshots[slot + 1] = a.persistenceCounts() }
     }
 
-    static func bulk<A: FrameAllocator>(_ a: A, _ state: RunState, _ order: Int, _ t: Int) {
+    static func bulk<A: BenchAllocator>(_ a: A, _ state: RunState, _ order: Int, _ t: Int) {
         let frames = state.frames(of: t)
         let n = state.allocs
         phase(a, state, t, snapshot: 0, into: state.first) { getLoop(a, order, t, frames, n) }
         phase(a, state, t, snapshot: 2, into: state.second) { putLoopReversed(a, order, t, frames, n) }
     }
 
-    static func repeatPairs<A: FrameAllocator>(_ a: A, _ state: RunState, _ order: Int, _ t: Int) {
+    static func repeatPairs<A: BenchAllocator>(_ a: A, _ state: RunState, _ order: Int, _ t: Int) {
         let frames = state.frames(of: t)
         let n = state.allocs
         // Half the memory allocated first, as in the paper.
@@ -97,7 +99,7 @@ enum Harness {
         putLoopReversed(a, order, t, frames, n)
     }
 
-    static func rand<A: FrameAllocator>(_ a: A, _ state: RunState, _ order: Int, _ t: Int, seed: UInt64) {
+    static func rand<A: BenchAllocator>(_ a: A, _ state: RunState, _ order: Int, _ t: Int, seed: UInt64) {
         let frames = state.frames(of: t)
         let n = state.allocs
         phase(a, state, t, snapshot: 0, into: state.first) { getLoop(a, order, t, frames, n) }
@@ -113,7 +115,7 @@ enum Harness {
     // MARK: Timed loops
 
     @inline(never)
-    static func getLoop<A: FrameAllocator>(_ a: A, _ order: Int, _ core: Int, _ frames: UnsafeMutablePointer<UInt64>, _ count: Int) {
+    static func getLoop<A: BenchAllocator>(_ a: A, _ order: Int, _ core: Int, _ frames: UnsafeMutablePointer<UInt64>, _ count: Int) {
         var i = 0
         while i < count {
             guard let frame = a.get(order: order, core: core) else { failed(A.self, "get", i) }
@@ -123,7 +125,7 @@ enum Harness {
     }
 
     @inline(never)
-    static func putLoop<A: FrameAllocator>(_ a: A, _ order: Int, _ core: Int, _ frames: UnsafeMutablePointer<UInt64>, _ count: Int) {
+    static func putLoop<A: BenchAllocator>(_ a: A, _ order: Int, _ core: Int, _ frames: UnsafeMutablePointer<UInt64>, _ count: Int) {
         var i = 0
         while i < count {
             if !a.put(frames[i], order: order, core: core) { failed(A.self, "put", i) }
@@ -132,7 +134,7 @@ enum Harness {
     }
 
     @inline(never)
-    static func putLoopReversed<A: FrameAllocator>(_ a: A, _ order: Int, _ core: Int, _ frames: UnsafeMutablePointer<UInt64>, _ count: Int) {
+    static func putLoopReversed<A: BenchAllocator>(_ a: A, _ order: Int, _ core: Int, _ frames: UnsafeMutablePointer<UInt64>, _ count: Int) {
         var i = count
         while i > 0 {
             i &-= 1
@@ -141,7 +143,7 @@ enum Harness {
     }
 
     @inline(never)
-    static func pairLoop<A: FrameAllocator>(_ a: A, _ order: Int, _ core: Int, _ count: Int) {
+    static func pairLoop<A: BenchAllocator>(_ a: A, _ order: Int, _ core: Int, _ count: Int) {
         var i = 0
         while i < count {
             guard let frame = a.get(order: order, core: core) else { failed(A.self, "get", i) }
@@ -152,7 +154,7 @@ enum Harness {
 
     /// Out of line, so the loops carry no string building.
     @inline(never)
-    static func failed<A: FrameAllocator>(_ type: A.Type, _ op: StaticString, _ i: Int) -> Never {
+    static func failed<A: BenchAllocator>(_ type: A.Type, _ op: StaticString, _ i: Int) -> Never {
         fatalError("\(A.name): \(op) number \(i) failed")
     }
 }

@@ -83,18 +83,19 @@ struct PersistentCommand: ParsableCommand {
         if json {
             print("{\"bench\":\"persistent\",\"durability\":\"\(pool.durability.mode)\",\"frames\":\(frames),\"storeFlushFenceNs\":\(Self.fixed(fence.full)),\"storeFlushNs\":\(Self.fixed(fence.flushOnly)),\"sameLineCasFlushFenceNs\":\(Self.fixed(fence.sameLineCAS))}")
             for (name, vol, per, fences) in rows {
-                print("{\"bench\":\"persistent\",\"op\":\"\(name)\",\"volatileNs\":\(Self.fixed(vol)),\"persistentNs\":\(Self.fixed(per)),\"fencesPerOp\":\(fences),\"withinTarget\":\(per <= vol + Double(fences) * fence.full)}")
+                print("{\"bench\":\"persistent\",\"op\":\"\(name)\",\"volatileNs\":\(Self.fixed(vol)),\"persistentNs\":\(Self.fixed(per)),\"fencesPerOp\":\(fences),\"volatilePlusFencesNs\":\(Self.fixed(vol + Double(fences) * fence.full))}")
             }
             return
         }
         print("pool \(SizeParser.format(bytes)) on \(dir): durability \(pool.durability)")
         print("store+flush+fence: \(Self.fixed(fence.full)) ns; store+flush without fence (sequential lines): \(Self.fixed(fence.flushOnly)) ns")
-        print("CAS+flush+fence on the line flushed just before: \(Self.fixed(fence.sameLineCAS)) ns (the target column uses store+flush+fence)")
-        print(Self.pad("operation", 26) + Self.pad("volatile", 11) + Self.pad("persistent", 12) + Self.pad("difference", 12) + Self.pad("target (vol + fences)", 22))
+        print("CAS+flush+fence on the line flushed just before: \(Self.fixed(fence.sameLineCAS)) ns)")
+        print(Self.pad("operation", 26) + Self.pad("volatile", 11) + Self.pad("persistent", 12) + Self.pad("difference", 12) + Self.pad("volatile + fences", 19))
         for (name, vol, per, fences) in rows {
-            let target = vol + Double(fences) * fence.full
+            // What the fences alone would add, measured in this run: beside it, not a verdict.
+            let expected = vol + Double(fences) * fence.full
             print(Self.pad(name, 26) + Self.pad(Self.fixed(vol) + " ns", 11) + Self.pad(Self.fixed(per) + " ns", 12)
-                  + Self.pad(Self.fixed(per - vol) + " ns", 12) + Self.pad(Self.fixed(target) + " ns " + (per <= target ? "met" : "NOT met"), 22))
+                  + Self.pad(Self.fixed(per - vol) + " ns", 12) + Self.pad(Self.fixed(expected) + " ns", 19))
         }
     }
 

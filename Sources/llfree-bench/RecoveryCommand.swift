@@ -60,9 +60,6 @@ struct RecoveryCommand: ParsableCommand {
                       + Self.pad(Self.fixed(row.upperMs, 2) + " ms", 9) + Self.pad(Self.fixed(row.mapMs, 2) + " ms", 9))
             }
         }
-        if !json, let largest = rows.last, largest.size == 1024 * gib {
-            print("dirty 1 TiB open: \(Self.fixed(largest.dirtyOpenMs, 2)) ms (target < 50 ms): \(largest.dirtyOpenMs < 50 ? "met" : "NOT met")")
-        }
     }
 
     /// Formats a pool of `size` bytes of frames, fills part of it, and times clean and dirty opens.

@@ -1,5 +1,5 @@
 // Formatting of results: the readable table, one JSON object per line for --json, the metadata
-// overhead and the check against the reference figures of the C implementation.
+// overhead.
 
 /// Text output of the paper command.
 enum Report {
@@ -92,22 +92,4 @@ enum Report {
         }
         return text
     }
-
-    /// A reference figure of llfree-c on this machine class (design doc), and how we compare.
-    struct Target {
-        var what: String
-        var bench: BenchKind
-        var order: Int
-        var get: Bool
-        var limit: Double
-    }
-
-    /// The targets: at least as fast as llfree-c, clang -O2, 4 GiB, one thread.
-    static let targets: [Target] = [
-        Target(what: "bulk order 0 get", bench: .bulk, order: 0, get: true, limit: 33),
-        Target(what: "bulk order 0 put", bench: .bulk, order: 0, get: false, limit: 25),
-        Target(what: "bulk order 9 get", bench: .bulk, order: 9, get: true, limit: 46),
-        Target(what: "bulk order 9 put", bench: .bulk, order: 9, get: false, limit: 20),
-        Target(what: "repeat order 0 get+put", bench: .repeat, order: 0, get: true, limit: 55),
-    ]
 }

@@ -72,6 +72,7 @@ struct SimCommand: ParsableCommand {
             replayPoint = (parts[0], parts[1])
         }
         guard threads >= 1, threads <= 16 else { throw ValidationError("--threads must be 1...16") }
+        guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
         var steps: [Step]? = nil
         if let script {
             guard let parsed = Step.script(script) else { throw ValidationError("--script holds a step that is not one (see the steps a failure prints)") }
@@ -92,7 +93,16 @@ struct SimCommand: ParsableCommand {
             config.stopAtFirst = !keepGoing
             config.script = steps
             config.shrinkSeconds = shrinkSeconds
-            let explorer = try Explorer(config: config)
+            let explorer: Explorer
+            do {
+                explorer = try Explorer(config: config)
+            } catch {
+                // A field out of range is a usage error (exit 64 with the usage), not a violation.
+                switch error {
+                case .invalidConfig: throw ValidationError("\(error)")
+                case .pool(let pool): throw ValidationError("the simulated pool: \(pool)")
+                }
+            }
             let base = total
             explorer.progress = { r in
                 progressLine("\rseed \(config.seed): \(r.crashPoints) crash points, \(base + r.images) crash images, \(r.failures.count) violations   ")

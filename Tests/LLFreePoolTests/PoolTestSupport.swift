@@ -124,7 +124,6 @@ struct RecordingPersistence: Persistence {
         log.flushed.removeAll()
     }
 
-    func spin() {}
 }
 
 /// The built llfree-ctl next to the test bundle, or nil.

@@ -72,4 +72,20 @@ import LLFreeSimulation
         // One fence per operation at most, plus format and open.
         #expect(r.fences <= 2 * 200 + 64)
     }
+
+    @Test func fieldsOutOfRangeAreRefusedAtConstruction() {
+        var config = ExplorerConfig()
+        config.pointStride = 0
+        #expect(throws: ExplorerError.invalidConfig(field: "pointStride", value: "0", allowed: "at least 1")) { try Explorer(config: config) }
+        config = ExplorerConfig()
+        config.imagesPerPoint = 0
+        #expect(throws: ExplorerError.self) { try Explorer(config: config) }
+        config = ExplorerConfig()
+        config.threads = 2
+        config.script = [.drain]
+        #expect(throws: ExplorerError.self) { try Explorer(config: config) }
+        config = ExplorerConfig()
+        config.frames = 0
+        #expect(throws: ExplorerError.self) { try Explorer(config: config) }
+    }
 }

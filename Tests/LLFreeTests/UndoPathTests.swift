@@ -25,7 +25,6 @@ struct InterferingPersistence: Persistence {
     }
     func flush(_ address: UnsafeMutableRawPointer) { recorder.events.append(.flush) }
     func fence() { recorder.events.append(.fence) }
-    func spin() {}
 }
 
 @Suite struct UndoPathTests {

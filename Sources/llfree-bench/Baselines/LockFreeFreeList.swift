@@ -5,7 +5,7 @@
 import Atomics
 
 /// A lock-free LIFO free list of blocks of one order. Does not detect double frees.
-final class LockFreeFreeList: FrameAllocator, @unchecked Sendable {
+final class LockFreeFreeList: BenchAllocator, @unchecked Sendable {
     static var name: String { "LockFreeFreeList" }
 
     static let none = UInt32.max

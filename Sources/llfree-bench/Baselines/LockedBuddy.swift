@@ -6,7 +6,7 @@
 // in front of Linux's order-0 path are left out: they are a cache, not the buddy allocator.
 
 /// A locked binary buddy allocator over frame numbers, orders 0 through ``maxOrder``.
-final class LockedBuddy: FrameAllocator, @unchecked Sendable {
+final class LockedBuddy: BenchAllocator, @unchecked Sendable {
     static var name: String { "LockedBuddy" }
 
     /// Largest block order (Linux's MAX_ORDER - 1 = 10, 4 MiB).

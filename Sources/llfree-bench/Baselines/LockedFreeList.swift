@@ -3,7 +3,7 @@
 
 /// A LIFO free list of blocks of one order, protected by a ``SpinLock``. It knows only the
 /// order it was formatted with, and does not detect double frees.
-final class LockedFreeList: FrameAllocator, @unchecked Sendable {
+final class LockedFreeList: BenchAllocator, @unchecked Sendable {
     static var name: String { "LockedFreeList" }
 
     static let none = UInt32.max

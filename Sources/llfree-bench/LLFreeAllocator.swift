@@ -1,11 +1,12 @@
-// LLFree behind the benchmark's FrameAllocator protocol, generic over its persistence so the
-// same adapter times the volatile build and the counting one. Everything it calls in the core
-// is @inlinable, so the timed loops see the core's fast path inlined.
+// LLFree behind the benchmark's BenchAllocator protocol, generic over its persistence so the
+// same adapter times the volatile build and the counting one. The core's get and put are
+// @inlinable @inline(__always) down to the fast path, so each timed loop holds that path inlined
+// (only the slow path, stealing and draining, stays a call).
 
 import LLFree
 
 /// An ``LLFree`` over a heap region of its own, formatted with every frame free.
-final class LLFreeAllocator<P: BenchPersistence>: FrameAllocator, @unchecked Sendable {
+final class LLFreeAllocator<P: BenchPersistence>: BenchAllocator, @unchecked Sendable {
     static var name: String { "LLFree/\(P.label)" }
 
     let llfree: LLFree<P>

@@ -42,8 +42,6 @@ struct CountingPersistence: BenchPersistence, @unchecked Sendable {
         counter(2).wrappingIncrement(ordering: .relaxed)
     }
 
-    func spin() { sched_yield() }
-
     func counts() -> PersistenceCounts? {
         PersistenceCounts(stored: counter(0).load(ordering: .relaxed),
                           flushes: counter(1).load(ordering: .relaxed),

@@ -6,7 +6,7 @@
 ///
 /// Conforming types are final classes whose operations are safe to call from several threads
 /// at once, each thread passing its own core index.
-protocol FrameAllocator: AnyObject, Sendable {
+protocol BenchAllocator: AnyObject, Sendable {
     /// Name shown in the result table and in `--json` lines.
     static var name: String { get }
 
@@ -32,6 +32,6 @@ protocol FrameAllocator: AnyObject, Sendable {
     func persistenceCounts() -> PersistenceCounts?
 }
 
-extension FrameAllocator {
+extension BenchAllocator {
     func persistenceCounts() -> PersistenceCounts? { nil }
 }
