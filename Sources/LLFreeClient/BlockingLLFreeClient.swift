@@ -207,9 +207,9 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
             let n: Int
             do throws(Errno) {
                 n = try valueOrErrno(retryOnInterrupt: true) { scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }
-            } catch .resourceTemporarilyUnavailable {
-                continue
             } catch {
+                // Compared with ==, not matched by a pattern: Errno's ~= takes `any Error`, a box.
+                if error == .resourceTemporarilyUnavailable { continue }
                 return fail(outcomes, requests.count, first: writeError ?? .connectionLost("recv: \(error)"))
             }
             if n > 0 {
@@ -227,12 +227,12 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
         var done = start
         while done < bytes.count {
             do throws(Errno) {
-                done += try valueOrErrno(retryOnInterrupt: true) {
+                let n = try valueOrErrno(retryOnInterrupt: true) {
                     bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
                 }
-            } catch .resourceTemporarilyUnavailable {
-                return (done - start, nil)
+                done += n
             } catch {
+                if error == .resourceTemporarilyUnavailable { return (done - start, nil) }
                 return (done - start, .connectionLost("send: \(error)"))
             }
         }

@@ -51,7 +51,9 @@ public final class FrameMapper: @unchecked Sendable {
         while done < header.count {
             let n: Int
             do {
-                n = try header.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: $0[done...])) }
+                n = try header.withUnsafeMutableBytes {
+                    try fd.read(fromAbsoluteOffset: Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: $0[done...]))
+                }
             } catch {
                 return "its header cannot be read: \(error)"
             }
