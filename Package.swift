@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "LLFreeServer",
             dependencies: [
-                "LLFree", "LLFreeProtocol", "CPUAffinity", "CLinuxShims",
+                "LLFree", "LLFreeProtocol", "CPUAffinity", "CLinuxShims", "SystemCalls",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "LLFreeDaemon",
             dependencies: [
-                "LLFreeServer", "LLFreePool", "LLFree", "LLFreeProtocol",
+                "LLFreeServer", "LLFreePool", "LLFree", "LLFreeProtocol", "SystemCalls",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -107,10 +107,11 @@ let package = Package(
         .target(
             name: "LLFreeClient",
             dependencies: [
-                "LLFreeProtocol",
+                "LLFreeProtocol", "SystemCalls",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         // llfreed: the daemon executable (parses arguments, calls Daemon.run).
@@ -126,6 +127,9 @@ let package = Package(
         .systemLibrary(name: "CLibPmem", pkgConfig: "libpmem", providers: [.apt(["libpmem-dev"])]),
         // C where Swift cannot see Linux: struct ucred and SO_PEERGROUPS (_GNU_SOURCE).
         .target(name: "CLinuxShims"),
+        // The one errno convention for the system calls swift-system's FileDescriptor lacks
+        // (sockets, poll, fstat, flock, mmap, ...): the only place EINTR is retried.
+        .target(name: "SystemCalls", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         // Pinning threads to CPUs (benchmarks and load generators).
         .target(name: "CPUAffinity"),
         // Per-thread pending cache lines for PmemPersistence (C for thread-local storage).
@@ -133,7 +137,8 @@ let package = Package(
         // The persistent pool: on-media format, libpmem mapping, flush/fence discipline, recovery.
         .target(
             name: "LLFreePool",
-            dependencies: ["LLFree", "CLibPmem", "CPendingLines", .product(name: "Atomics", package: "swift-atomics")]
+            dependencies: ["LLFree", "CLibPmem", "CPendingLines", "SystemCalls", .product(name: "Atomics", package: "swift-atomics"),
+                           .product(name: "SystemPackage", package: "swift-system")]
         ),
         .testTarget(name: "LLFreePoolTests", dependencies: ["LLFreePool", "LLFree", .product(name: "Atomics", package: "swift-atomics")]),
         // llfree-ctl: format, inspect and check pool files (offline verbs; online ones talk to llfreed).

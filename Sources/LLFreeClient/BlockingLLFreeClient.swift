@@ -7,6 +7,8 @@
 
 import LLFreeProtocol
 import NIOConcurrencyHelpers
+import SystemCalls
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,7 +49,7 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
     }
 
     deinit {
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 { try? FileDescriptor(rawValue: fd).close() }
     }
 
     /// Connects now (otherwise the first call does).
@@ -186,10 +188,10 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
             let readable: Bool
             if writeError == nil && sent < bytes.count {
                 var p = pollfd(fd: fd, events: Int16(POLLIN | POLLOUT), revents: 0)
-                let r = poll(&p, 1, -1)
-                if r < 0 {
-                    if errno == EINTR { continue }
-                    return fail(outcomes, requests.count, first: .connectionLost("poll: \(String(cString: strerror(errno)))"))
+                do throws(Errno) {
+                    try valueOrErrno(retryOnInterrupt: true) { poll(&p, 1, -1) }
+                } catch {
+                    return fail(outcomes, requests.count, first: .connectionLost("poll: \(error)"))
                 }
                 if p.revents & Int16(POLLOUT) != 0 {
                     let (n, error) = sendSome(bytes, from: sent)
@@ -202,13 +204,18 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
                 readable = true
             }
             guard readable else { continue }
-            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let n: Int
+            do throws(Errno) {
+                n = try valueOrErrno(retryOnInterrupt: true) { scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }
+            } catch {
+                // Compared with ==, not matched by a pattern: Errno's ~= takes `any Error`, a box.
+                if error == .resourceTemporarilyUnavailable { continue }
+                return fail(outcomes, requests.count, first: writeError ?? .connectionLost("recv: \(error)"))
+            }
             if n > 0 {
                 received.append(scratch[0..<n])
-            } else if n == 0 {
+            } else {
                 return fail(outcomes, requests.count, first: writeError ?? .connectionLost("llfreed closed the connection"))
-            } else if errno != EINTR && errno != EAGAIN {
-                return fail(outcomes, requests.count, first: writeError ?? .connectionLost("recv: \(String(cString: strerror(errno)))"))
             }
         }
         return outcomes
@@ -219,12 +226,14 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
     private func sendSome(_ bytes: [UInt8], from start: Int) -> (sent: Int, error: ClientError?) {
         var done = start
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-            if n >= 0 { done += n; continue }
-            switch errno {
-            case EINTR: continue
-            case EAGAIN: return (done - start, nil)
-            default: return (done - start, .connectionLost("send: \(String(cString: strerror(errno)))"))
+            do throws(Errno) {
+                let n = try valueOrErrno(retryOnInterrupt: true) {
+                    bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+                }
+                done += n
+            } catch {
+                if error == .resourceTemporarilyUnavailable { return (done - start, nil) }
+                return (done - start, .connectionLost("send: \(error)"))
             }
         }
         return (done - start, nil)
@@ -233,11 +242,9 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
     /// The reason of an id-0 error reply (an access refusal) the daemon left on a connection it
     /// closed, read without waiting; nil if there is none.
     private func takeRefusal() -> ReplyError? {
-        while true {
-            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            if n > 0 { received.append(scratch[0..<n]); continue }
-            if n < 0 && errno == EINTR { continue }
-            break
+        while let n = try? valueOrErrno(retryOnInterrupt: true, { scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) } }),
+              n > 0 {
+            received.append(scratch[0..<n])
         }
         while let message = try? received.next() {
             if let decoded = try? WireCodec.decodeReply(message), decoded.id == 0, case .error(_, let error) = decoded.reply {
@@ -269,15 +276,22 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
             throw .connect(path: socketPath, reason: "the path is longer than \(capacity - 1) bytes")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path) }
-        let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard s >= 0 else { throw .connect(path: socketPath, reason: "socket: \(String(cString: strerror(errno)))") }
-        let r = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        let s: CInt
+        do throws(Errno) {
+            s = try valueOrErrno(retryOnInterrupt: false) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        } catch {
+            throw .connect(path: socketPath, reason: "socket: \(error)")
         }
-        guard r == 0 else {
-            let reason = String(cString: strerror(errno))
-            Glibc.close(s)
-            throw .connect(path: socketPath, reason: reason)
+        do throws(Errno) {
+            // Not retried: an interrupted connect goes on in the kernel; connecting again fails.
+            _ = try withUnsafePointer(to: &address) { (address) throws(Errno) in
+                try address.withMemoryRebound(to: sockaddr.self, capacity: 1) { (address) throws(Errno) in
+                    try valueOrErrno(retryOnInterrupt: false) { Glibc.connect(s, address, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                }
+            }
+        } catch {
+            try? FileDescriptor(rawValue: s).close()
+            throw .connect(path: socketPath, reason: "\(error)")
         }
         let closedMeanwhile = descriptorLock.withLock { () -> Bool in
             if closed { return true }
@@ -285,7 +299,7 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
             return false
         }
         if closedMeanwhile {
-            Glibc.close(s)
+            try? FileDescriptor(rawValue: s).close()
             throw .closed
         }
         received = MessageBuffer()
@@ -293,7 +307,7 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
 
     private func drop() {
         descriptorLock.withLock {
-            if fd >= 0 { Glibc.close(fd) }
+            if fd >= 0 { try? FileDescriptor(rawValue: fd).close() }
             fd = -1
         }
         received = MessageBuffer()

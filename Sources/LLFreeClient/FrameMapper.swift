@@ -5,6 +5,8 @@
 // memory that someone else may hold.
 
 import LLFreeProtocol
+import SystemCalls
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +17,7 @@ public final class FrameMapper: @unchecked Sendable {
     public let info: PoolInfo
     /// The file mapped (the daemon's path unless another was given).
     public let path: String
-    private let fd: Int32
+    private let fd: FileDescriptor
 
     /// Opens the pool file for mapping and checks that it is the pool `info` describes.
     /// - Parameter path: the file's path as this process sees it; defaults to ``PoolInfo/path``
@@ -25,12 +27,14 @@ public final class FrameMapper: @unchecked Sendable {
     ///   pool header or names another pool (UUID). Nothing was mapped, the file was not written.
     public init(info: PoolInfo, path: String? = nil) throws(ClientError) {
         let path = path ?? info.path
-        let fd = open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw .invalidArgument("cannot open the pool file \(path): \(String(cString: strerror(errno)))")
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, .readWrite, options: .closeOnExec)
+        } catch {
+            throw .invalidArgument("cannot open the pool file \(path): \(error)")
         }
         if let problem = Self.headerProblem(fd: fd, info: info) {
-            close(fd)
+            try? fd.close()
             throw .notThePool(path: path, reason: problem)
         }
         self.info = info
@@ -41,13 +45,18 @@ public final class FrameMapper: @unchecked Sendable {
     /// Why the file open at `fd` is not the pool `info` describes, or nil if it is: its first
     /// 4096 bytes must be a pool header (magic `LLFREEPL` at 0) with `info.uuid` at 16...31
     /// (docs/pool-format.md).
-    static func headerProblem(fd: Int32, info: PoolInfo) -> String? {
+    static func headerProblem(fd: FileDescriptor, info: PoolInfo) -> String? {
         var header = [UInt8](repeating: 0, count: Self.headerLength)
         var done = 0
         while done < header.count {
-            let n = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(done)) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return "its header cannot be read: \(String(cString: strerror(errno)))" }
+            let n: Int
+            do {
+                n = try header.withUnsafeMutableBytes {
+                    try fd.read(fromAbsoluteOffset: Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: $0[done...]))
+                }
+            } catch {
+                return "its header cannot be read: \(error)"
+            }
             if n == 0 { return "it is \(done) bytes long, shorter than a pool header (\(Self.headerLength) bytes)" }
             done += n
         }
@@ -69,7 +78,7 @@ public final class FrameMapper: @unchecked Sendable {
                  treeChildren: 0, trees: 0, maxBatch: 0, cores: 0, uuid: uuid, path: "").uuidString
     }
 
-    deinit { close(fd) }
+    deinit { try? fd.close() }
 
     /// Maps the run of 2^`order` frames at `frame` (which the caller should hold: the daemon
     /// gave it by a get). Unmap with ``unmap(_:)``.
@@ -82,10 +91,16 @@ public final class FrameMapper: @unchecked Sendable {
         }
         let length = Int(count) * Int(info.frameSize)
         let offset = info.framesOffset + frame * UInt64(info.frameSize)
-        guard let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off_t(offset)), base != MAP_FAILED else {
-            throw .invalidArgument("cannot map frame \(frame) of order \(order) from \(path): \(String(cString: strerror(errno)))")
+        let base: Int
+        do throws(Errno) {
+            // mmap's failure, MAP_FAILED, is the address -1.
+            base = try valueOrErrno(retryOnInterrupt: false) {
+                Int(bitPattern: mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd.rawValue, off_t(offset)))
+            }
+        } catch {
+            throw .invalidArgument("cannot map frame \(frame) of order \(order) from \(path): \(error)")
         }
-        return UnsafeMutableRawBufferPointer(start: base, count: length)
+        return UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: base), count: length)
     }
 
     /// Unmaps what ``map(frame:order:)`` returned.

@@ -146,16 +146,21 @@ public enum ConfigurationLoader {
     }
 
     static func readFile(_ path: String) throws(ConfigurationError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .unreadableFile(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, .readOnly, options: .closeOnExec)
+        } catch {
+            throw .unreadableFile(path: path, reason: "\(error)")
+        }
+        defer { try? fd.close() }
         var bytes = [UInt8]()
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .unreadableFile(path: path, reason: String(cString: strerror(errno)))
+            let n: Int
+            do {
+                n = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
+            } catch {
+                throw .unreadableFile(path: path, reason: "\(error)")
             }
             if n == 0 { break }
             bytes += chunk[0..<n]

@@ -10,6 +10,7 @@ import LLFreeProtocol
 import Logging
 import Prometheus
 import ServiceLifecycle
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -116,7 +117,7 @@ public enum Daemon {
             defer { free(resolved) }
             return String(cString: resolved)
         }
-        let why = String(cString: strerror(errno))
+        let why = Errno(rawValue: errno)
         var absolute = path
         if !path.hasPrefix("/"), let cwd = getcwd(nil, 0) {
             defer { free(cwd) }

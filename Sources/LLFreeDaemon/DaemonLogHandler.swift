@@ -5,6 +5,7 @@
 import LLFreeServer
 import Logging
 import NIOConcurrencyHelpers
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -73,16 +74,10 @@ public struct DaemonLogHandler: LogHandler {
     private static let lock = NIOLock()
 
     private static func standardError(_ line: String) {
-        // One write(2) per line under a lock, so lines from several threads never interleave.
+        // One write(2) per line under a lock, so lines from several threads never interleave. A
+        // line that cannot be written is dropped: there is nowhere else to report it.
         lock.withLock {
-            var bytes = Array(line.utf8)
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return }
-                offset += n
-            }
+            _ = try? FileDescriptor.standardError.writeAll(line.utf8)
         }
     }
 }

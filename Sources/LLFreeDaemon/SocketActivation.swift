@@ -2,6 +2,8 @@
 // process, LISTEN_FDS descriptors starting at 3 were passed by systemd; llfreed serves on the
 // single Unix stream socket its .socket unit listens on instead of binding its own.
 
+import SystemCalls
+import SystemPackage
 #if canImport(Glibc)
 import LLFreeServer
 import Glibc
@@ -34,7 +36,11 @@ public enum SocketActivation {
         let fd = first
         let names = environment["LISTEN_FDNAMES"].map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) } ?? []
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .notUsable(fd, "fstat: \(String(cString: strerror(errno)))") }
+        do throws(Errno) {
+            try valueOrErrno(retryOnInterrupt: false) { fstat(fd, &info) }
+        } catch {
+            throw .notUsable(fd, "fstat: \(error)")
+        }
         guard info.st_mode & S_IFMT == S_IFSOCK else { throw .notUsable(fd, "not a socket") }
         guard option(fd, SO_DOMAIN) == AF_UNIX else { throw .notUsable(fd, "not an AF_UNIX socket") }
         guard option(fd, SO_TYPE) == Int32(SOCK_STREAM.rawValue) else { throw .notUsable(fd, "not a stream socket (ListenStream=)") }

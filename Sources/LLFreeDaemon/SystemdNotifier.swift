@@ -3,6 +3,8 @@
 // namespace). Tells systemd READY=1 after recovery once the socket is served, STATUS= lines,
 // STOPPING=1 at shutdown, and WATCHDOG=1 keep-alives when the unit sets WatchdogSec=.
 
+import SystemCalls
+import SystemPackage
 #if canImport(Glibc)
 import LLFreeServer
 import Glibc
@@ -62,19 +64,28 @@ public struct SystemdNotifier: Sendable {
         }
         // A path is NUL-terminated within the length; an abstract name is exactly its bytes.
         let length = MemoryLayout<sa_family_t>.size + path.count + (abstract ? 0 : 1)
-        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemdNotifyError(socket: socket, reason: "socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let sent = message.withCString { text in
-            withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, text, strlen(text), Int32(MSG_NOSIGNAL), $0, socklen_t(length))
+        let fd: CInt
+        do throws(Errno) {
+            fd = try valueOrErrno(retryOnInterrupt: false) { Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        } catch {
+            throw SystemdNotifyError(socket: socket, reason: "socket: \(error)")
+        }
+        defer { try? FileDescriptor(rawValue: fd).close() }
+        let sent: Int
+        do throws(Errno) {
+            sent = try valueOrErrno(retryOnInterrupt: false) {
+                message.withCString { text in
+                    withUnsafePointer(to: &address) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            sendto(fd, text, strlen(text), Int32(MSG_NOSIGNAL), $0, socklen_t(length))
+                        }
+                    }
                 }
             }
+        } catch {
+            throw SystemdNotifyError(socket: socket, reason: "sendto: \(error)")
         }
-        guard sent == message.utf8.count else {
-            throw SystemdNotifyError(socket: socket, reason: sent < 0 ? "sendto: \(String(cString: strerror(errno)))" : "short send")
-        }
+        guard sent == message.utf8.count else { throw SystemdNotifyError(socket: socket, reason: "short send") }
     }
 
     /// The keep-alive interval systemd expects: half of WATCHDOG_USEC (as sd_watchdog_enabled

@@ -2,27 +2,31 @@
 // each failure turned into a PoolError that names the file. The descriptor also carries the
 // pool's flock, released when it is closed.
 
+import SystemCalls
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// An open descriptor of a pool file. Closing it (``close()`` or deinit) releases its lock.
 final class PoolFile {
-    private(set) var fd: Int32
+    /// The open descriptor; -1 once closed (calls then fail with EBADF).
+    private var fd: FileDescriptor
     let path: String
 
-    /// Opens `path` with `open(2)` `flags`.
+    /// Opens `path` with `open(2)` `flags` (an access mode and options, as the C call takes them).
     init(path: String, flags: Int32, mode: mode_t = 0o644) throws(PoolError) {
-        let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
-        guard fd >= 0 else {
-            let e = errno
-            switch e {
-            case ENOENT: throw PoolError(file: path, reason: .notFound)
-            case EEXIST: throw PoolError(file: path, reason: .exists)
-            default: throw PoolError(file: path, reason: .system(SystemFailure(call: "open", errno: e)))
-            }
+        do {
+            fd = try FileDescriptor.open(path, FileDescriptor.AccessMode(rawValue: flags & O_ACCMODE),
+                                         options: FileDescriptor.OpenOptions(rawValue: flags & ~O_ACCMODE).union(.closeOnExec),
+                                         permissions: FilePermissions(rawValue: mode))
+        } catch Errno.noSuchFileOrDirectory {
+            throw PoolError(file: path, reason: .notFound)
+        } catch Errno.fileExists {
+            throw PoolError(file: path, reason: .exists)
+        } catch {
+            throw PoolError(file: path, reason: .system(SystemFailure(call: "open", error)))
         }
-        self.fd = fd
         self.path = path
     }
 
@@ -30,8 +34,8 @@ final class PoolFile {
 
     /// Closes the descriptor, and with it the lock; later calls do nothing.
     func close() {
-        if fd >= 0 { Glibc.close(fd) }
-        fd = -1
+        if fd.rawValue >= 0 { try? fd.close() }
+        fd = FileDescriptor(rawValue: -1)
     }
 
     /// How long ``lock(exclusive:)`` keeps retrying a held lock before it refuses with `.locked`.
@@ -51,22 +55,28 @@ final class PoolFile {
     func lock(exclusive: Bool) throws(PoolError) {
         let clock = ContinuousClock()
         let deadline = clock.now + Self.lockGrace
-        while flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
-            let e = errno
-            if e == EINTR { continue }
-            guard e == EWOULDBLOCK else {
-                throw PoolError(file: path, reason: .system(SystemFailure(call: "flock", errno: e)))
+        while true {
+            do throws(Errno) {
+                try valueOrErrno(retryOnInterrupt: true) { flock(fd.rawValue, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) }
+                return
+            } catch .wouldBlock {
+                guard clock.now < deadline else { throw PoolError(file: path, reason: .locked) }
+                var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
+                nanosleep(&pause, nil)
+            } catch {
+                throw PoolError(file: path, reason: .system(SystemFailure(call: "flock", error)))
             }
-            guard clock.now < deadline else { throw PoolError(file: path, reason: .locked) }
-            var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
-            nanosleep(&pause, nil)
         }
     }
 
     /// The file's size; refuses anything but a regular file.
     func size() throws(PoolError) -> UInt64 {
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw PoolError(file: path, reason: .system(.current("fstat"))) }
+        do throws(Errno) {
+            try valueOrErrno(retryOnInterrupt: false) { fstat(fd.rawValue, &st) }
+        } catch {
+            throw PoolError(file: path, reason: .system(SystemFailure(call: "fstat", error)))
+        }
         guard st.st_mode & S_IFMT == S_IFREG else {
             throw PoolError(file: path, reason: .invalidArgument("not a regular file"))
         }
@@ -78,10 +88,13 @@ final class PoolFile {
         var bytes = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw PoolError(file: path, reason: .system(.current("pread")))
+            let n: Int
+            do {
+                n = try bytes.withUnsafeMutableBytes {
+                    try fd.read(fromAbsoluteOffset: Int64(offset) + Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: $0[done...]))
+                }
+            } catch {
+                throw PoolError(file: path, reason: .system(SystemFailure(call: "pread", error)))
             }
             if n == 0 { break }
             done += n
@@ -93,27 +106,44 @@ final class PoolFile {
     /// only once its directory is): on a disk file the size and the blocks the mapping filled are
     /// durable only then, whatever msync did to the pages.
     func sync(directory: Bool) throws(PoolError) {
-        guard fsync(fd) == 0 else { throw PoolError(file: path, reason: .system(.current("fsync")), unchanged: false) }
+        func fsync(_ descriptor: FileDescriptor) throws(PoolError) {
+            do throws(Errno) {
+                try valueOrErrno(retryOnInterrupt: false) { Glibc.fsync(descriptor.rawValue) }
+            } catch {
+                throw PoolError(file: path, reason: .system(SystemFailure(call: "fsync", error)), unchanged: false)
+            }
+        }
+        try fsync(fd)
         guard directory else { return }
         let parent = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-        let dir = Glibc.open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard dir >= 0 else { throw PoolError(file: path, reason: .system(.current("open")), unchanged: false) }
-        defer { Glibc.close(dir) }
-        guard fsync(dir) == 0 else { throw PoolError(file: path, reason: .system(.current("fsync")), unchanged: false) }
+        let dir: FileDescriptor
+        do {
+            dir = try FileDescriptor.open(parent, .readOnly, options: [.directory, .closeOnExec])
+        } catch {
+            throw PoolError(file: path, reason: .system(SystemFailure(call: "open", error)), unchanged: false)
+        }
+        defer { try? dir.close() }
+        try fsync(dir)
     }
 
     /// Sets the file's size with `ftruncate(2)`; growing leaves a hole (sparse).
     func truncate(to size: UInt64, unchanged: Bool) throws(PoolError) {
-        guard ftruncate(fd, off_t(size)) == 0 else {
-            throw PoolError(file: path, reason: .system(.current("ftruncate")), unchanged: unchanged)
+        do {
+            try fd.resize(to: Int64(size))
+        } catch {
+            throw PoolError(file: path, reason: .system(SystemFailure(call: "ftruncate", error)), unchanged: unchanged)
         }
     }
 
     /// Maps the first `length` bytes read-only (`PROT_READ`): any store through it would fault,
     /// so a path that inspects through this mapping cannot change the file.
     func mapReadOnly(length: Int) throws(PoolError) -> UnsafeRawPointer {
-        let base = mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0)
-        guard let base, base != MAP_FAILED else { throw PoolError(file: path, reason: .system(.current("mmap"))) }
-        return UnsafeRawPointer(base)
+        do throws(Errno) {
+            // mmap's failure, MAP_FAILED, is the address -1.
+            let base = try valueOrErrno(retryOnInterrupt: false) { Int(bitPattern: mmap(nil, length, PROT_READ, MAP_SHARED, fd.rawValue, 0)) }
+            return UnsafeRawPointer(bitPattern: base)!
+        } catch {
+            throw PoolError(file: path, reason: .system(SystemFailure(call: "mmap", error)))
+        }
     }
 }

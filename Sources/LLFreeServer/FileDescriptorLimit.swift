@@ -3,6 +3,8 @@
 // is far below what a busy host's clients need) and sizes its connection cap from the result, so
 // that it refuses connections with a reason before accept would fail with EMFILE.
 
+import SystemCalls
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,9 +24,10 @@ public struct FileDescriptorLimit: Sendable, Equatable, CustomStringConvertible 
     /// was and is reported in ``failure``, not thrown: the daemon serves with the lower limit.
     public static func raise() -> FileDescriptorLimit {
         var limit = rlimit()
-        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else {
-            let why = String(cString: strerror(errno))
-            return FileDescriptorLimit(before: 1024, soft: 1024, hard: 1024, failure: "getrlimit: \(why); assuming 1024")
+        do throws(Errno) {
+            try valueOrErrno(retryOnInterrupt: false) { getrlimit(RLIMIT_NOFILE_VALUE, &limit) }
+        } catch {
+            return FileDescriptorLimit(before: 1024, soft: 1024, hard: 1024, failure: "getrlimit: \(error); assuming 1024")
         }
         let before = UInt64(limit.rlim_cur)
         let hard = UInt64(limit.rlim_max)
@@ -33,9 +36,10 @@ public struct FileDescriptorLimit: Sendable, Equatable, CustomStringConvertible 
         }
         var raised = limit
         raised.rlim_cur = limit.rlim_max
-        guard setrlimit(RLIMIT_NOFILE_VALUE, &raised) == 0 else {
-            let why = String(cString: strerror(errno))
-            return FileDescriptorLimit(before: before, soft: before, hard: hard, failure: "setrlimit: \(why); the soft limit stays")
+        do throws(Errno) {
+            try valueOrErrno(retryOnInterrupt: false) { setrlimit(RLIMIT_NOFILE_VALUE, &raised) }
+        } catch {
+            return FileDescriptorLimit(before: before, soft: before, hard: hard, failure: "setrlimit: \(error); the soft limit stays")
         }
         return FileDescriptorLimit(before: before, soft: hard, hard: hard, failure: nil)
     }

@@ -5,6 +5,7 @@
 
 import CLinuxShims
 import NIOCore
+import SystemCalls
 import SystemPackage
 
 /// A connected peer's process, user and group ids, as they were when it connected.
@@ -43,8 +44,11 @@ public struct PeerCredentials: Sendable, Equatable, CustomStringConvertible {
     /// The credentials of the peer of the connected Unix socket `fd`.
     static func read(descriptor fd: CInt) -> Result<PeerCredentials, ServerError> {
         var cred = llfree_peer_cred_t()
-        let error = llfree_peer_cred(fd, &cred)
-        guard error == 0 else { return .failure(.internalError("SO_PEERCRED: \(Errno(rawValue: error))")) }
+        do throws(Errno) {
+            try nothingOrReturnedErrno(retryOnInterrupt: false) { llfree_peer_cred(fd, &cred) }
+        } catch {
+            return .failure(.internalError("SO_PEERCRED: \(error)"))
+        }
         return .success(PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid, groups: PeerGroups.read(descriptor: fd)))
     }
 }

@@ -6,6 +6,8 @@
 // lchown; and shutdown removes the file only if it is still the one this daemon bound (same
 // device and inode).
 
+import SystemCalls
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,14 +33,14 @@ public enum SocketFile {
             try checkDirectory(String(path[..<slash]), of: path, mode: mode & 0o077 == 0 ? 0o700 : 0o711)
         }
         var info = stat()
-        guard lstat(path, &info) == 0 else {
-            if errno == ENOENT { return }
-            throw .bind(path: path, reason: "cannot stat: \(String(cString: strerror(errno)))")
+        if let error = failure({ lstat(path, &info) }) {
+            if error == .noSuchFileOrDirectory { return }
+            throw .bind(path: path, reason: "cannot stat: \(error)")
         }
         guard info.st_mode & S_IFMT == S_IFSOCK else { throw .notASocket(path) }
         if isLive(path) { throw .socketInUse(path) }
-        guard unlink(path) == 0 || errno == ENOENT else {
-            throw .bind(path: path, reason: "cannot remove the stale socket (left in place): \(String(cString: strerror(errno)))")
+        if let error = failure({ unlink(path) }), error != .noSuchFileOrDirectory {
+            throw .bind(path: path, reason: "cannot remove the stale socket (left in place): \(error)")
         }
     }
 
@@ -56,22 +58,22 @@ public enum SocketFile {
         }
         let euid = geteuid()
         var link = stat()
-        if lstat(directory, &link) != 0 {
-            guard errno == ENOENT else { throw refuse("cannot be examined: \(String(cString: strerror(errno)))") }
-            if mkdir(directory, mode) != 0 {
-                guard errno == EEXIST else { throw refuse("cannot be created: \(String(cString: strerror(errno)))") }
-            } else if chmod(directory, mode) != 0 {
+        if let error = failure({ lstat(directory, &link) }) {
+            guard error == .noSuchFileOrDirectory else { throw refuse("cannot be examined: \(error)") }
+            if let error = failure({ mkdir(directory, mode) }) {
+                guard error == .fileExists else { throw refuse("cannot be created: \(error)") }
+            } else if let error = failure({ chmod(directory, mode) }) {
                 // mkdir applied the umask; the mode chosen above is what clients need to reach the socket.
-                throw refuse("was created but its mode cannot be set to \(String(mode, radix: 8)): \(String(cString: strerror(errno)))")
+                throw refuse("was created but its mode cannot be set to \(String(mode, radix: 8)): \(error)")
             }
-            guard lstat(directory, &link) == 0 else { throw refuse("cannot be examined: \(String(cString: strerror(errno)))") }
+            if let error = failure({ lstat(directory, &link) }) { throw refuse("cannot be examined: \(error)") }
         }
         var info = link
         if link.st_mode & S_IFMT == S_IFLNK {
             guard link.st_uid == euid || link.st_uid == 0 else {
                 throw refuse("is a symlink owned by uid \(link.st_uid), not by this daemon's uid \(euid) or root: its owner could redirect it")
             }
-            guard stat(directory, &info) == 0 else { throw refuse("is a symlink that cannot be followed: \(String(cString: strerror(errno)))") }
+            if let error = failure({ stat(directory, &info) }) { throw refuse("is a symlink that cannot be followed: \(error)") }
         }
         guard info.st_mode & S_IFMT == S_IFDIR else { throw refuse("is not a directory") }
         guard info.st_uid == euid || info.st_uid == 0 else {
@@ -85,18 +87,19 @@ public enum SocketFile {
 
     /// Whether something accepts connections on the socket at `path`.
     public static func isLive(_ path: String) -> Bool {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
+        guard let fd = try? valueOrErrno(retryOnInterrupt: false, { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0) }) else {
+            return false
+        }
+        defer { try? FileDescriptor(rawValue: fd).close() }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (i, byte) in path.utf8.prefix(maxPath).enumerated() { raw[i] = byte }
         }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        let refused = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { to in failure({ connect(fd, to, socklen_t(MemoryLayout<sockaddr_un>.size)) }) }
         }
-        return result == 0
+        return refused == nil
     }
 
     /// Creates a listening socket bound at `path` with exactly `mode`, and returns its descriptor
@@ -117,31 +120,36 @@ public enum SocketFile {
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
         }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0 else { throw .bind(path: path, reason: "cannot create a socket: \(String(cString: strerror(errno)))") }
-        let previous = umask(mode_t(~mode & 0o777))
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        let fd: CInt
+        do throws(Errno) {
+            fd = try valueOrErrno(retryOnInterrupt: false) {
+                socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            }
+        } catch {
+            throw .bind(path: path, reason: "cannot create a socket: \(error)")
         }
-        let bindError = errno
+        let previous = umask(mode_t(~mode & 0o777))
+        let bindError = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { to in failure({ bind(fd, to, socklen_t(MemoryLayout<sockaddr_un>.size)) }) }
+        }
         umask(previous)
-        guard bound == 0 else {
-            close(fd)
-            throw .bind(path: path, reason: "bind: \(String(cString: strerror(bindError)))")
+        if let bindError {
+            try? FileDescriptor(rawValue: fd).close()
+            throw .bind(path: path, reason: "bind: \(bindError)")
         }
         // Identified at once: what is at the path now is the file this bind created.
         guard let identity = SocketFileIdentity.of(path) else {
-            close(fd)
+            try? FileDescriptor(rawValue: fd).close()
             throw .bind(path: path, reason: "no socket file is at the path right after bind")
         }
         do throws(ServerError) {
-            guard listen(fd, backlog) == 0 else { throw .bind(path: path, reason: "listen: \(String(cString: strerror(errno)))") }
+            if let error = failure({ listen(fd, backlog) }) { throw .bind(path: path, reason: "listen: \(error)") }
             var info = stat()
             guard lstat(path, &info) == 0, UInt32(info.st_mode & 0o777) == mode & 0o777 else {
                 throw .bind(path: path, reason: "the socket was not created with mode \(String(mode & 0o777, radix: 8))")
             }
         } catch {
-            close(fd)
+            try? FileDescriptor(rawValue: fd).close()
             remove(path, boundAs: identity)
             throw error
         }
@@ -156,8 +164,8 @@ public enum SocketFile {
         guard SocketFileIdentity.of(path) == identity else {
             throw .bind(path: path, reason: "the socket file was replaced before its group was set")
         }
-        guard lchown(path, uid_t.max, gid_t(gid)) == 0 else {
-            throw .bind(path: path, reason: "cannot set group \(gid): \(String(cString: strerror(errno)))")
+        if let error = failure({ lchown(path, uid_t.max, gid_t(gid)) }) {
+            throw .bind(path: path, reason: "cannot set group \(gid): \(error)")
         }
         guard SocketFileIdentity.of(path) == identity else {
             throw .bind(path: path, reason: "the socket file was replaced while its group was set")
@@ -170,7 +178,18 @@ public enum SocketFile {
     @discardableResult
     public static func remove(_ path: String, boundAs identity: SocketFileIdentity) -> Bool {
         guard SocketFileIdentity.of(path) == identity else { return false }
-        return unlink(path) == 0
+        return failure({ unlink(path) }) == nil
     }
 
+    /// The error `call` failed with, nil if it succeeded: each call here has its own message and
+    /// its own expected errors. Not retried on EINTR, as none of these calls waits but connect,
+    /// whose interrupted attempt goes on in the kernel and must not be made again.
+    private static func failure(_ call: () -> CInt) -> Errno? {
+        do throws(Errno) {
+            try valueOrErrno(retryOnInterrupt: false, call)
+            return nil
+        } catch {
+            return error
+        }
+    }
 }
