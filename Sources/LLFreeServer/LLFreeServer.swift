@@ -8,6 +8,7 @@ import LLFreeProtocol
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -132,7 +133,7 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
             do {
                 try SocketFile.setGroup(path, gid, boundAs: identity)
             } catch {
-                close(descriptor)
+                try? FileDescriptor(rawValue: descriptor).close()
                 SocketFile.remove(path, boundAs: identity)
                 throw error
             }
