@@ -28,43 +28,22 @@ public struct PmemPersistence: Persistence, Sendable {
     /// Notes the 64-byte line holding `address` for write-back at the next fence.
     @inlinable @inline(__always)
     public func flush(_ address: UnsafeMutableRawPointer) {
-        let line = UInt(bitPattern: address) & ~UInt(63)
-        let pending = llfree_pending()!
-        let lines = UnsafeMutableRawPointer(pending).assumingMemoryBound(to: UInt.self)
-        let count = Int(pending.pointee.count)
-        var i = 0
-        while i < count {
-            if lines[i] == line { return }
-            i += 1
-        }
-        if count == Int(LLFREE_PENDING_MAX) {
-            // Full: write these back now (still durable only at the fence).
-            Self.writeBack(lines, count)
-            lines[0] = line
-            pending.pointee.count = 1
-            return
-        }
-        lines[count] = line
-        pending.pointee.count = UInt32(count + 1)
+        // Full: write these back now (still durable only at the fence).
+        PendingSet.lines.insert(UInt(bitPattern: address) & ~UInt(63), whenFull: Self.writeBack)
     }
 
     /// `pmem_flush` of every noted line, then `pmem_drain`: every line this thread flushed is
     /// durable.
     @inlinable @inline(__always)
     public func fence() {
-        let pending = llfree_pending()!
-        let count = Int(pending.pointee.count)
-        if count > 0 {
-            Self.writeBack(UnsafeMutableRawPointer(pending).assumingMemoryBound(to: UInt.self), count)
-            pending.pointee.count = 0
-        }
+        PendingSet.lines.drain(Self.writeBack)
         pmem_drain()
     }
 
     @inlinable @inline(__always)
-    static func writeBack(_ lines: UnsafeMutablePointer<UInt>, _ count: Int) {
+    static func writeBack(_ lines: UnsafeMutableBufferPointer<UInt>) {
         var i = 0
-        while i < count {
+        while i < lines.count {
             pmem_flush(UnsafeRawPointer(bitPattern: lines[i]), 64)
             i += 1
         }
