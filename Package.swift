@@ -117,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "llfreed",
             dependencies: [
-                "LLFreeDaemon", "LLFreeServer", "LLFreePool",
+                "LLFreeDaemon", "LLFreeServer", "LLFreePool", "LLFree",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

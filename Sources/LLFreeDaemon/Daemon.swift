@@ -58,7 +58,7 @@ public enum Daemon {
             "free frames": "\(pool.allocator.freeFrames)",
         ])
         let description = PoolDescription(path: servedPath, uuid: pool.header.uuid, framesOffset: pool.header.layout.framesOffset,
-                                          durability: wireDurability(pool.durability.mode))
+                                          durability: WireDurability(pool.durability.mode))
         var metrics: (listen: MetricsListen, registry: PrometheusCollectorRegistry, metrics: ServerMetrics)? = nil
         if let listen = options.metrics {
             let registry = PrometheusCollectorRegistry()
@@ -138,13 +138,16 @@ public enum Daemon {
             logger.warning("cannot notify systemd", metadata: ["error": "\(error)"])
         }
     }
+}
 
-    /// The wire's name for a pool durability mode.
-    public static func wireDurability(_ mode: LLFreePool.DurabilityMode) -> LLFreeProtocol.DurabilityMode {
+extension WireDurability {
+    /// The hello reply's durability byte for a pool's durability mode. Exhaustive: every mode a
+    /// pool can be opened with has a wire value (`volatile` is for allocators without a pool).
+    public init(_ mode: DurabilityMode) {
         switch mode {
-        case .pmem: return .pmem
-        case .cpuCache: return .cpuCache
-        case .msync: return .msync
+        case .pmem: self = .pmem
+        case .cpuCache: self = .cpuCache
+        case .msync: self = .msync
         }
     }
 }
