@@ -32,7 +32,7 @@ public enum Daemon {
                                                            durability: options.durability)
                 logger.info("created pool", metadata: [
                     "pool": "\(path)", "frames": "\(header.frames)", "uuid": "\(header.uuidString)",
-                    "durability": "\(durability)", "took": "\(clock.now - start)",
+                    "durability": "\(durability)", "took": "\(ReadableDuration(clock.now - start))",
                 ])
             } catch {
                 throw .pool(error)
@@ -54,7 +54,7 @@ public enum Daemon {
             "durability": "\(pool.durability)",
             "recovery": "\(report.wasDirty ? "ran: the pool was not closed cleanly" : "not needed: the pool was closed cleanly")",
             "found": "\(report.recovery.map { "\($0)" } ?? "nothing to repair")",
-            "recovery time": "\(report.recoveryScan)", "open time": "\(report.total)",
+            "recovery time": "\(ReadableDuration(report.recoveryScan))", "open time": "\(ReadableDuration(report.total))",
             "free frames": "\(pool.allocator.freeFrames)",
         ])
         let description = PoolDescription(path: servedPath, uuid: pool.header.uuid, framesOffset: pool.header.layout.framesOffset,
