@@ -22,7 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // 1.7 for @ParentCommand: llfree-ctl takes --socket before its verb too.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.7.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         // Deployment (issue 6): configuration file, metrics and their Prometheus exposition.
         .package(url: "https://github.com/apple/swift-configuration", from: "1.0.0", traits: [.defaults, "YAML"]),
@@ -118,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "llfreed",
             dependencies: [
-                "LLFreeDaemon", "LLFreeServer", "LLFreePool",
+                "LLFreeDaemon", "LLFreeServer", "LLFreePool", "LLFree",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -79,7 +79,7 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
     }
 
     /// See ``LLFreeClient/get(order:count:kind:)``.
-    public func get(order: Int, count: Int, kind: FrameKind = .fixed) throws(ClientError) -> GetResult {
+    public func get(order: Int, count: Int, kind: WireKind = .fixed) throws(ClientError) -> GetResult {
         let outcomes = try exchange(LLFreeClient.getRequests(order: order, count: count, kind: kind))
         var replies = [Reply]()
         var failure: ClientError? = nil

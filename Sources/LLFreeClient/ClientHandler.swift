@@ -62,3 +62,11 @@ final class ClientHandler: ChannelDuplexHandler {
         for (_, promise) in promises { promise.fail(error) }
     }
 }
+
+// A request on its way to the daemon together with the promise its reply will fulfil.
+
+/// What the client writes into its channel.
+struct PendingRequest: Sendable {
+    var message: RequestMessage
+    var promise: EventLoopPromise<Reply>
+}

@@ -83,7 +83,7 @@ public final class LLFreeClient: Sendable {
     /// Allocates `count` runs of 2^`order` frames, in requests of at most ``Wire/maxBatch``
     /// pipelined together. Returns what was obtained; if the pool ran out, the frames obtained
     /// so far (they are the caller's) and the reason.
-    public func get(order: Int, count: Int, kind: FrameKind = .fixed) async throws(ClientError) -> GetResult {
+    public func get(order: Int, count: Int, kind: WireKind = .fixed) async throws(ClientError) -> GetResult {
         let requests = try Self.getRequests(order: order, count: count, kind: kind)
         var futures = [EventLoopFuture<Reply>]()
         for request in requests { futures.append(submit(request)) }
@@ -209,7 +209,7 @@ public final class LLFreeClient: Sendable {
         guard order >= 0, order <= Wire.maxOrder else { throw .invalidArgument("order \(order) is outside 0...\(Wire.maxOrder)") }
     }
 
-    static func getRequests(order: Int, count: Int, kind: FrameKind) throws(ClientError) -> [Request] {
+    static func getRequests(order: Int, count: Int, kind: WireKind) throws(ClientError) -> [Request] {
         try checkOrder(order)
         guard count >= 1 else { throw .invalidArgument("count \(count) is not positive") }
         return stride(from: 0, to: count, by: Wire.maxBatch).map {

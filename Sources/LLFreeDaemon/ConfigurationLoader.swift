@@ -22,8 +22,6 @@ public enum ConfigurationLoader {
     public static let defaultPoolPath = "./llfreed.pool"
     /// Size of the embedded default pool and of any pool created without a size.
     public static let defaultPoolSize: UInt64 = 1 << 30
-    /// Children per tree of a created pool (64 MiB trees, as in the paper).
-    public static let defaultTreeChildren = 32
 
     /// What the defaults depend on: the process's uid, runtime directory and CPUs.
     public struct Host: Sendable {
@@ -200,7 +198,7 @@ public enum ConfigurationLoader {
         if let value = text(.poolSize) {
             do { poolSize = try SizeParser.parse(value) } catch { throw fail(.poolSize, value) }
         }
-        var treeChildren = defaultTreeChildren
+        var treeChildren = Geometry.defaultTreeChildren
         if let value = text(.poolTreeChildren) {
             guard let n = Int(value.trimmingSpaces()), n > 0, n <= Limits.maxTreeChildren, n & (n - 1) == 0 else {
                 throw fail(.poolTreeChildren, value)

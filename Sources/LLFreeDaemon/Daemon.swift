@@ -33,7 +33,7 @@ public enum Daemon {
                                                            durability: options.durability)
                 logger.info("created pool", metadata: [
                     "pool": "\(path)", "frames": "\(header.frames)", "uuid": "\(header.uuidString)",
-                    "durability": "\(durability)", "took": "\(clock.now - start)",
+                    "durability": "\(durability)", "took": "\(ReadableDuration(clock.now - start))",
                 ])
             } catch {
                 throw .pool(error)
@@ -55,11 +55,11 @@ public enum Daemon {
             "durability": "\(pool.durability)",
             "recovery": "\(report.wasDirty ? "ran: the pool was not closed cleanly" : "not needed: the pool was closed cleanly")",
             "found": "\(report.recovery.map { "\($0)" } ?? "nothing to repair")",
-            "recovery time": "\(report.recoveryScan)", "open time": "\(report.total)",
+            "recovery time": "\(ReadableDuration(report.recoveryScan))", "open time": "\(ReadableDuration(report.total))",
             "free frames": "\(pool.allocator.freeFrames)",
         ])
         let description = PoolDescription(path: servedPath, uuid: pool.header.uuid, framesOffset: pool.header.layout.framesOffset,
-                                          durability: wireDurability(pool.durability.mode))
+                                          durability: WireDurability(pool.durability.mode))
         var metrics: (listen: MetricsListen, registry: PrometheusCollectorRegistry, metrics: ServerMetrics)? = nil
         if let listen = options.metrics {
             let registry = PrometheusCollectorRegistry()
@@ -139,13 +139,16 @@ public enum Daemon {
             logger.warning("cannot notify systemd", metadata: ["error": "\(error)"])
         }
     }
+}
 
-    /// The wire's name for a pool durability mode.
-    public static func wireDurability(_ mode: LLFreePool.DurabilityMode) -> LLFreeProtocol.DurabilityMode {
+extension WireDurability {
+    /// The hello reply's durability byte for a pool's durability mode. Exhaustive: every mode a
+    /// pool can be opened with has a wire value (`volatile` is for allocators without a pool).
+    public init(_ mode: DurabilityMode) {
         switch mode {
-        case .pmem: return .pmem
-        case .cpuCache: return .cpuCache
-        case .msync: return .msync
+        case .pmem: self = .pmem
+        case .cpuCache: self = .cpuCache
+        case .msync: self = .msync
         }
     }
 }

@@ -1,6 +1,7 @@
 // What llfreed was asked to do: which pool, whether to create it, where and how to serve, and
 // what to tell systemd and the metrics endpoint.
 
+import LLFree
 import LLFreeServer
 import LLFreePool
 
@@ -25,7 +26,7 @@ public struct DaemonOptions: Sendable {
     /// Half of the unit's WatchdogSec= when it sets one for this process.
     public var watchdogInterval: Duration?
 
-    public init(poolPath: String, create: Bool = false, size: UInt64? = nil, treeChildren: Int = 32,
+    public init(poolPath: String, create: Bool = false, size: UInt64? = nil, treeChildren: Int = Geometry.defaultTreeChildren,
                 durability: DurabilityRequest = .automatic, server: ServerConfiguration, metrics: MetricsListen? = nil,
                 notifier: SystemdNotifier? = nil, watchdogInterval: Duration? = nil) {
         self.poolPath = poolPath

@@ -3,6 +3,7 @@
 // free frames. A wedged loop stops the keep-alives, and systemd restarts the daemon, which
 // recovery makes safe.
 
+import LLFreeProtocol
 import LLFreeServer
 
 /// Periodic liveness and status reports to systemd.
@@ -35,7 +36,7 @@ public struct Heartbeat: Sendable {
             // Cancelled while checking: the server is stopping, which is no wedged loop to report.
             if Task.isCancelled { return }
             guard responding else {
-                problem("an event loop did not run a no-op within \(interval); withholding WATCHDOG=1")
+                problem("an event loop did not run a no-op within \(ReadableDuration(interval)); withholding WATCHDOG=1")
                 continue
             }
             do {

@@ -8,8 +8,8 @@ import LLFree
 public enum Limits {
     /// Largest tree size (children per tree) a pool may be formatted with.
     public static var maxTreeChildren: Int { Geometry.maxTreeChildren }
-    /// Longest path a `sockaddr_un` holds.
-    public static let maxSocketPath = 107
+    /// Longest socket path (bytes of UTF-8), the daemon's and the metrics endpoint's.
+    public static var maxSocketPath: Int { SocketFile.maxPath }
     /// Most event loops.
     public static let maxThreads = 1024
 }

@@ -20,7 +20,9 @@ public enum MetricsListen: Sendable, Equatable, CustomStringConvertible {
         let value = text.trimmingCharacters(in: " \t")
         if value.isEmpty || value == "off" { return nil }
         if value.hasPrefix("/") || value.hasPrefix("./") {
-            guard value.utf8.count <= 107 else { throw MetricsListenError(text: text, reason: "a Unix socket path has at most 107 bytes") }
+            guard value.utf8.count <= Limits.maxSocketPath else {
+                throw MetricsListenError(text: text, reason: "a Unix socket path has at most \(Limits.maxSocketPath) bytes")
+            }
             return .unix(path: value)
         }
         guard let colon = value.lastIndex(of: ":") else {
@@ -65,4 +67,16 @@ extension String {
         while let last = s.last, set.contains(last) { s = s.dropLast() }
         return String(s)
     }
+}
+
+// Why a `metrics.listen` value was refused.
+
+/// A `metrics.listen` value that is not an address the endpoint can listen on.
+public struct MetricsListenError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The value given.
+    public let text: String
+    /// What is wrong with it.
+    public let reason: String
+
+    public var description: String { "'\(text)': \(reason)" }
 }

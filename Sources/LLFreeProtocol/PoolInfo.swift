@@ -6,7 +6,7 @@ public struct PoolInfo: Sendable, Equatable {
     /// The protocol version both sides will speak.
     public var version: UInt16
     /// How the daemon makes state durable before replying.
-    public var durability: DurabilityMode
+    public var durability: WireDurability
     /// Largest order a get or put accepts in this pool.
     public var maxOrder: UInt8
     /// Bytes per frame (4096).
@@ -30,7 +30,7 @@ public struct PoolInfo: Sendable, Equatable {
     /// The pool file's absolute, resolved path (UTF-8, at most ``Wire/maxPath`` bytes).
     public var path: String
 
-    public init(version: UInt16, durability: DurabilityMode, maxOrder: UInt8, frameSize: UInt32, frames: UInt64,
+    public init(version: UInt16, durability: WireDurability, maxOrder: UInt8, frameSize: UInt32, frames: UInt64,
                 framesOffset: UInt64, children: UInt32, treeChildren: UInt32, trees: UInt32, maxBatch: UInt32,
                 cores: UInt16, uuid: [UInt8], path: String) {
         self.version = version

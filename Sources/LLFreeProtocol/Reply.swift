@@ -1,3 +1,6 @@
+// What the daemon answers: a reply body (one case per operation, plus errors), the reply with
+// its id, and the bodies of get and put replies.
+
 // What the daemon answers: one case per operation, plus errors.
 
 /// A reply body, decoded and validated.
@@ -23,5 +26,54 @@ public enum Reply: Sendable, Equatable {
         case .ping: return Operation.ping.rawValue
         case .error(let op, _): return op
         }
+    }
+}
+
+// A reply together with the id of the request it answers.
+
+/// A reply and the id of its request.
+public struct ReplyMessage: Sendable, Equatable {
+    public var id: UInt64
+    public var reply: Reply
+
+    public init(id: UInt64, _ reply: Reply) {
+        self.id = id
+        self.reply = reply
+    }
+}
+
+// The body of a get reply: the frames served, and why not all of them if the batch was short.
+
+/// The frames a get obtained. A batch that could only be partly served returns what it got
+/// (those frames are allocated and belong to the client) and `shortfall` says why it stopped.
+public struct GetResult: Sendable, Equatable {
+    /// First frame of each run obtained, at most the count asked.
+    public var frames: [UInt64]
+    /// Why fewer frames than asked were served; nil when the whole batch was served.
+    public var shortfall: ErrorCode?
+
+    public init(frames: [UInt64], shortfall: ErrorCode? = nil) {
+        self.frames = frames
+        self.shortfall = shortfall
+    }
+}
+
+// The body of a put reply: one result per frame named in the request.
+
+/// What happened to each run a put named, in request order.
+public struct PutResult: Sendable, Equatable {
+    /// nil for a run that was freed; otherwise why it was not (and it was left as it was).
+    public var results: [ErrorCode?]
+
+    public init(results: [ErrorCode?]) {
+        self.results = results
+    }
+
+    /// Runs freed.
+    public var freed: Int { results.reduce(0) { $0 + ($1 == nil ? 1 : 0) } }
+
+    /// Indices (into the request's frames) of runs that were not freed, with the reason.
+    public var failures: [(index: Int, code: ErrorCode)] {
+        results.enumerated().compactMap { i, r in r.map { (i, $0) } }
     }
 }

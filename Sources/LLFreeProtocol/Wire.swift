@@ -1,5 +1,6 @@
-// Constants of the llfreed wire protocol: header layout, version and limits. docs/protocol.md
-// is the normative description; these values must match it.
+// The wire protocol's vocabulary: header constants and limits, operation codes, and the enumerated
+// bytes of request and reply bodies (kind, durability). docs/protocol.md is the normative
+// description; these values must match it.
 
 /// Fixed facts of the wire format shared by the codec, the server and the clients.
 public enum Wire {
@@ -33,5 +34,73 @@ public enum Wire {
         if uid == 0 { return "/run/llfreed/llfreed.sock" }
         if let runtimeDirectory, !runtimeDirectory.isEmpty { return runtimeDirectory + "/llfreed.sock" }
         return "/tmp/llfreed-\(uid)/llfreed.sock"
+    }
+}
+
+// The operations a client can ask for, as numbered on the wire.
+
+/// A request's operation code (the op byte of the header; replies set ``Wire/replyBit``).
+public enum Operation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case hello = 0x01
+    case get = 0x02
+    case put = 0x03
+    case isFree = 0x04
+    case stats = 0x05
+    case ping = 0x06
+
+    public var description: String {
+        switch self {
+        case .hello: return "hello"
+        case .get: return "get"
+        case .put: return "put"
+        case .isFree: return "is-free"
+        case .stats: return "stats"
+        case .ping: return "ping"
+        }
+    }
+}
+
+/// The kind byte of a get: which kind of tree the frames come from (the paper's fixed / movable /
+/// huge). Orders >= 9 are always served from huge trees. The allocator's own type is `LLFree.Kind`;
+/// this one keeps the protocol free of the allocator module, and the server bridges the two with
+/// an exhaustive conversion.
+public enum WireKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// Base frames that stay allocated for long (the default).
+    case fixed = 0
+    /// Base frames that could be moved or reclaimed.
+    case movable = 1
+    /// Huge frames.
+    case huge = 2
+
+    public var description: String {
+        switch self {
+        case .fixed: return "fixed"
+        case .movable: return "movable"
+        case .huge: return "huge"
+        }
+    }
+}
+
+/// The durability byte of a hello reply: which persistence backend makes the pool's state durable
+/// before each reply. The pool's own setting is `LLFreePool.DurabilityMode` (no `volatile`: a
+/// volatile allocator has no pool); the daemon bridges the two with an exhaustive conversion.
+public enum WireDurability: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// Volatile memory: nothing survives the daemon.
+    case volatile = 0
+    /// Persistent memory: cache-line flushes and a fence (libpmem) before each reply.
+    case pmem = 1
+    /// A mapped file on ordinary storage: msync before each reply.
+    case msync = 2
+    /// Cache-line flushes and a fence on a mapping that is not persistent memory (tmpfs, page
+    /// cache): survives a crash of the daemon, not a power cut.
+    case cpuCache = 3
+
+    public var description: String {
+        switch self {
+        case .volatile: return "volatile"
+        case .pmem: return "pmem"
+        case .msync: return "msync"
+        case .cpuCache: return "cpu-cache"
+        }
     }
 }

@@ -130,7 +130,7 @@ extension WireCodec {
             try require(bodySize >= helloFixedSize, .malformed, "hello reply body is \(bodySize) bytes, fewer than \(helloFixedSize)", id: id, op: op)
             let version = r.read(UInt16.self)!
             let durabilityByte = r.read(UInt8.self)!, maxOrder = r.read(UInt8.self)!
-            guard let durability = DurabilityMode(rawValue: durabilityByte) else {
+            guard let durability = WireDurability(rawValue: durabilityByte) else {
                 throw ProtocolError(.malformed, "durability mode \(durabilityByte) is unknown", id: id, op: op)
             }
             let frameSize = r.read(UInt32.self)!, frames = r.read(UInt64.self)!, framesOffset = r.read(UInt64.self)!

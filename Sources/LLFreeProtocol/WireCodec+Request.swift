@@ -79,7 +79,7 @@ extension WireCodec {
             let order = r.read(UInt8.self)!, kindByte = r.read(UInt8.self)!, reserved = r.read(UInt16.self)!, count = r.read(UInt32.self)!
             try require(reserved == 0, .malformed, "get reserved field is \(reserved), not 0", id: id, op: op)
             try require(Int(order) <= Wire.maxOrder, .invalidOrder, "order \(order) exceeds \(Wire.maxOrder)", id: id, op: op)
-            guard let kind = FrameKind(rawValue: kindByte) else {
+            guard let kind = WireKind(rawValue: kindByte) else {
                 throw ProtocolError(.invalidKind, "kind \(kindByte) is not 0 (fixed), 1 (movable) or 2 (huge)", id: id, op: op)
             }
             try require(count >= 1 && count <= UInt32(Wire.maxBatch), .invalidCount,

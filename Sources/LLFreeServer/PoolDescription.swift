@@ -13,9 +13,9 @@ public struct PoolDescription: Sendable, Equatable {
     /// Byte offset of frame 0 in the pool file.
     public var framesOffset: UInt64
     /// How state is made durable before a reply.
-    public var durability: DurabilityMode
+    public var durability: WireDurability
 
-    public init(path: String, uuid: [UInt8], framesOffset: UInt64, durability: DurabilityMode) {
+    public init(path: String, uuid: [UInt8], framesOffset: UInt64, durability: WireDurability) {
         self.path = path
         self.uuid = uuid
         self.framesOffset = framesOffset

@@ -48,3 +48,12 @@ struct RequestDecoder: ByteToMessageDecoder {
         return .needMoreData
     }
 }
+
+// What the decoder hands the connection handler: a valid request, or the reason some bytes
+// were not one.
+
+/// One message off the wire.
+enum DecodedRequest {
+    case request(RequestMessage)
+    case invalid(ProtocolError)
+}

@@ -90,7 +90,7 @@ public struct RequestProcessor<A: FrameAllocator> {
             }
             var error: LLFreeError? = nil
             let frames = [UInt64](unsafeUninitializedCapacity: Int(count)) { buffer, initialized in
-                let result = allocator.get(order: Int(order), core: core, kind: Kind(rawValue: kind.rawValue)!, into: buffer)
+                let result = allocator.get(order: Int(order), core: core, kind: Kind(kind), into: buffer)
                 initialized = result.count
                 error = result.error
             }
@@ -224,5 +224,17 @@ public struct RequestProcessor<A: FrameAllocator> {
         let freeHuge = g.maxOrder >= Geometry.hugeOrder ? freeRuns[Geometry.hugeOrder] : UInt64(allocator.freeHugeFrames)
         return StatsCache.Snapshot(generation: generation, freeFrames: UInt64(allocator.freeFrames), freeHugeFrames: freeHuge,
                                    trees: summary, freeRuns: freeRuns)
+    }
+}
+
+extension Kind {
+    /// The allocator's kind for a get's kind byte. Exhaustive: a case added on either side is a
+    /// compile error here, not a failed unwrap at run time.
+    init(_ wire: WireKind) {
+        switch wire {
+        case .fixed: self = .fixed
+        case .movable: self = .movable
+        case .huge: self = .huge
+        }
     }
 }

@@ -14,8 +14,9 @@ import Glibc
 
 /// Operations on the socket's path.
 public enum SocketFile {
-    /// Longest path a `sockaddr_un` holds.
-    static let maxPath = 107
+    /// Longest socket path, in bytes of UTF-8: what `sockaddr_un.sun_path` holds less its
+    /// terminating NUL (107 on Linux).
+    public static let maxPath = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
 
     /// Makes `path` free to bind: checks its directory (creating it if missing), and removes a
     /// stale socket there.

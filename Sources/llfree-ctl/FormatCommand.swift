@@ -44,3 +44,7 @@ struct FormatCommand: ParsableCommand {
         print("uuid \(header.uuidString); durability \(used)")
     }
 }
+
+// Lets the durability request (auto, cpu-cache, msync) be a command-line option.
+
+extension DurabilityRequest: ExpressibleByArgument {}

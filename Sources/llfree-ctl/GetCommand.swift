@@ -23,7 +23,7 @@ struct GetCommand: ParsableCommand {
     var kind = "fixed"
 
     func run() throws {
-        guard let kind = FrameKind.allCases.first(where: { $0.description == self.kind }) else {
+        guard let kind = WireKind.allCases.first(where: { $0.description == self.kind }) else {
             throw ValidationError("kind '\(self.kind)' is not fixed, movable or huge")
         }
         do {

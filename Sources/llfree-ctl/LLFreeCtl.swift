@@ -1,5 +1,6 @@
-// llfree-ctl: the command-line tool for llfreed pools. This root only lists the verbs; each verb
-// lives in its own file. Offline verbs work on the pool file; online verbs talk to a running llfreed.
+// llfree-ctl: the command-line tool for llfreed pools. This root lists the verbs and takes the
+// one option they share placed before the verb (`--socket`); each verb lives in its own file.
+// Offline verbs work on the pool file; online verbs talk to a running llfreed.
 
 import ArgumentParser
 
@@ -10,6 +11,12 @@ struct LLFreeCtl: ParsableCommand {
         abstract: "Format, inspect and operate llfreed page-frame pools.",
         subcommands: offline + online
     )
+
+    /// `llfree-ctl --socket PATH VERB`: the socket of the online verbs, as `git -C` goes before
+    /// git's verb (a `--socket` after the verb wins; offline verbs ignore it).
+    @Option(help: ArgumentHelp("llfreed's socket, for the online verbs (default $LLFREED_SOCKET, else the daemon's default for this user).",
+                               valueName: "path"))
+    var socket: String?
 
     /// Verbs that work directly on a pool file (llfreed need not run).
     static var offline: [ParsableCommand.Type] {

@@ -22,7 +22,7 @@ struct StatusCommand: ParsableCommand {
             let rtt = clock.now - start
             let info = try client.hello()
             let stats = try client.stats()
-            print("llfreed at \(connection.path): serving (ping \(rtt))")
+            print("llfreed at \(connection.path): serving (ping \(ReadableDuration(rtt)))")
             print("pool:        \(info.path)")
             print("uuid:        \(info.uuidString)")
             print("durability:  \(info.durability)")

@@ -4,6 +4,7 @@
 // notification socket, watchdog), and hands over to Daemon.run (LLFreeServer).
 
 import ArgumentParser
+import LLFree
 import LLFreeDaemon
 import LLFreePool
 import LLFreeServer
@@ -41,7 +42,7 @@ struct LLFreed: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Size of the frames area of a created pool, e.g. 1G, 512M (pool.size; default 1G).", valueName: "size"))
     var size: String?
 
-    @Option(help: ArgumentHelp("Children (2 MiB each) per tree of a created pool (pool.tree-children; default 32).", valueName: "n"))
+    @Option(help: ArgumentHelp("Children (2 MiB each) per tree of a created pool (pool.tree-children; default \(Geometry.defaultTreeChildren)).", valueName: "n"))
     var treeChildren: String?
 
     @Option(help: ArgumentHelp("Durability: auto, cpu-cache or msync (pool.durability; default auto).", valueName: "mode"))

@@ -2,6 +2,7 @@
 // at once and the connect fails with .closed, instead of being kept open by a closed client.
 
 import Foundation
+import LLFreeTestSupport
 @testable import LLFreeClient
 import NIOCore
 import NIOPosix
@@ -26,12 +27,7 @@ import Testing
         let checker = BlockingLLFreeClient(socketPath: daemon.socket)
         defer { checker.close() }
         var open = UInt32.max
-        for _ in 0..<100 {
-            open = try checker.stats().clientsConnected
-            if open == 1 { break }
-            usleep(20_000)
-        }
-        #expect(open == 1)
+        #expect(try waitUntil { open = try checker.stats().clientsConnected; return open == 1 }, "\(open) connections open")
         let blocking = BlockingLLFreeClient(socketPath: daemon.socket)
         try blocking.ping()
         blocking.close()

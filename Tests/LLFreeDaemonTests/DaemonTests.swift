@@ -5,6 +5,7 @@
 import Foundation
 import LLFreeClient
 import LLFreeProtocol
+import LLFreeTestSupport
 import Testing
 
 @Suite(.serialized) struct DaemonTests {
@@ -160,9 +161,9 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir + "/none.pool"))
     }
 
-    @Test func peersOutsideThePolicyAreRefusedWithAReason() throws {
-        // The daemon runs as nobody and admits only nobody; this test runs as root.
-        guard getuid() == 0 else { return }
+    // Root only: the daemon runs as nobody (setpriv) and admits only nobody, the test as root.
+    @Test(.enabled(if: runsAsRoot, "needs root to run the daemon as another user"))
+    func peersOutsideThePolicyAreRefusedWithAReason() throws {
         let daemon = try DaemonProcess(extra: ["--allow-uid", "65534"], user: 65534)
         defer { daemon.remove() }
         let client = BlockingLLFreeClient(socketPath: daemon.socket)

@@ -38,11 +38,15 @@ import Testing
         }
         let service = ServerService(server: server, heartbeat: heartbeat)
         let running = Task { try await service.run() }
-        while reports.withLockedValue({ $0.begun }) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        // An async condition, so the wait suspends instead of holding one of the pool's threads.
+        let reported = await waitUntil(timeout: .seconds(60)) { () async -> Bool in reports.withLockedValue { $0.begun } >= 2 }
+        #expect(reported, "the heartbeat did not report")
         running.cancel()
         try await running.value
         let atReturn = reports.withLockedValue { $0 }
         #expect(atReturn.begun == atReturn.ended, "the heartbeat was still reporting when the service returned")
+        // An absence can only be watched for: over more than a whole report (300 ms) and interval
+        // (5 ms). A slow machine can make this miss a late report, never fail a correct heartbeat.
         try await Task.sleep(for: .milliseconds(400))
         #expect(reports.withLockedValue { $0.begun } == atReturn.begun, "the heartbeat reported after the service returned")
     }

@@ -57,8 +57,9 @@ import LLFreeServer
         #expect(mode(base + "/shared") == 0o711)
     }
 
-    @Test func aDirectoryOfAnotherUserIsRefusedAndLeftAlone() throws {
-        guard getuid() == 0 else { return }
+    // Root only: making a directory another user's takes chown.
+    @Test(.enabled(if: runsAsRoot, "needs root to chown a directory to another uid"))
+    func aDirectoryOfAnotherUserIsRefusedAndLeftAlone() throws {
         defer { try? FileManager.default.removeItem(atPath: base) }
         // As squatted: /tmp/llfreed-UID created by someone else first, with their socket in it.
         let squatted = base + "/llfreed-1000"
@@ -85,8 +86,9 @@ import LLFreeServer
         #expect(refusal(open + "/llfreed.sock") == nil)
     }
 
-    @Test func aSymlinkOfAnotherUserIsNotFollowed() throws {
-        guard getuid() == 0 else { return }
+    // Root only: lchown to another uid.
+    @Test(.enabled(if: runsAsRoot, "needs root to lchown a symlink to another uid"))
+    func aSymlinkOfAnotherUserIsNotFollowed() throws {
         defer { try? FileManager.default.removeItem(atPath: base) }
         let target = base + "/target"
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
@@ -97,17 +99,16 @@ import LLFreeServer
         #expect(why?.contains("symlink owned by uid 4242") == true, "\(why ?? "accepted")")
     }
 
-    @Test func theDaemonRefusesASquattedDirectory() throws {
-        guard getuid() == 0 else { return }
+    // Root only: chown to another uid.
+    @Test(.enabled(if: runsAsRoot, "needs root to chown a directory to another uid"))
+    func theDaemonRefusesASquattedDirectory() throws {
         defer { try? FileManager.default.removeItem(atPath: base) }
         let squatted = base + "/llfreed-0"
         try FileManager.default.createDirectory(atPath: squatted, withIntermediateDirectories: false)
         #expect(chown(squatted, 4242, 4242) == 0)
         let daemon = try DaemonProcess(wait: false, socket: squatted + "/llfreed.sock")
         defer { daemon.remove() }
-        let deadline = Date().addingTimeInterval(10)
-        while daemon.process.isRunning && Date() < deadline { usleep(20_000) }
-        guard !daemon.process.isRunning else {
+        guard waitUntil({ !daemon.process.isRunning }) else {
             Issue.record("llfreed serves on a socket in a directory another user owns")
             return
         }
@@ -116,8 +117,9 @@ import LLFreeServer
         #expect(try FileManager.default.contentsOfDirectory(atPath: squatted).isEmpty)
     }
 
-    @Test func theSocketGetsItsModeAndGroupAsBound() throws {
-        guard getuid() == 0 else { return }
+    // Root only: a socket group the daemon's user is not in.
+    @Test(.enabled(if: runsAsRoot, "needs root to give the socket a group it is not in"))
+    func theSocketGetsItsModeAndGroupAsBound() throws {
         defer { try? FileManager.default.removeItem(atPath: base) }
         let daemon = try DaemonProcess(directory: base + "/d", extra: ["--socket-mode", "0640", "--socket-group", "4242"])
         defer { daemon.remove() }

@@ -18,6 +18,8 @@ import Testing
         let directory: String
         private let listener: Int32
         let connections = NIOLockedValueBox(0)
+        /// Connections whose script has run and which were closed.
+        let finished = NIOLockedValueBox(0)
 
         init(_ script: @escaping @Sendable (Int32) -> Void) throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("llfree-scripted-\(UUID().uuidString.prefix(8))").path
@@ -35,7 +37,7 @@ import Testing
                 throw TestFailure("cannot listen at \(path)")
             }
             listener = fd
-            let listener = fd, connections = self.connections
+            let listener = fd, connections = self.connections, finished = self.finished
             Thread {
                 while true {
                     let connection = accept(listener, nil, nil)
@@ -43,8 +45,15 @@ import Testing
                     connections.withLockedValue { $0 += 1 }
                     script(connection)
                     close(connection)
+                    finished.withLockedValue { $0 += 1 }
                 }
             }.start()
+        }
+
+        /// Every accepted connection was served and closed and none waits to be accepted.
+        var isIdle: Bool {
+            var pending = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            return poll(&pending, 1, 0) == 0 && connections.withLockedValue { $0 } == finished.withLockedValue { $0 }
         }
 
         func stop() {
@@ -110,7 +119,8 @@ import Testing
             let client = BlockingLLFreeClient(socketPath: server.path)
             defer { client.close() }
             try client.connect()
-            usleep(20_000)
+            // The refusal is written and the connection closed before the call sends anything.
+            #expect(waitUntil { server.finished.withLockedValue { $0 } == 1 }, "trial \(trial): the server did not finish")
             do {
                 try client.ping()
                 Issue.record("trial \(trial): a refused peer was served")
@@ -145,7 +155,8 @@ import Testing
             } catch {
                 if case .connectionLost = error {} else { Issue.record("trial \(trial): \(error)") }
             }
-            usleep(20_000)
+            // A second connection, had the client made one, is accepted or pending by now.
+            #expect(waitUntil { server.isIdle }, "trial \(trial): the server did not finish")
             #expect(server.connections.withLockedValue { $0 } == 1, "trial \(trial): the call was sent again on a new connection")
         }
     }
@@ -153,9 +164,14 @@ import Testing
     /// close() from another thread wakes a call waiting for its reply.
     @Test func blockingCloseWakesACallWaitingForAReply() throws {
         // A server that reads and never answers: the call waits until close() wakes it.
+        let received = NIOLockedValueBox(0)
         let server = try ScriptedServer { fd in
             var scratch = [UInt8](repeating: 0, count: 4096)
-            while scratch.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, $0.count, 0) }) > 0 {}
+            while true {
+                let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n <= 0 { break }
+                received.withLockedValue { $0 += n }
+            }
         }
         defer { server.stop() }
         let client = BlockingLLFreeClient(socketPath: server.path)
@@ -169,18 +185,19 @@ import Testing
             }
         }
         caller.start()
-        Thread.sleep(forTimeInterval: 0.2)
+        // The whole ping (a 16-byte header) arrived: the call now waits for its reply.
+        #expect(waitUntil { received.withLockedValue { $0 } >= Wire.headerSize }, "the ping was not sent")
         #expect(outcome.withLockedValue { $0 } == nil, "the ping returned although nobody answered")
         // Closed from a third thread, so that a close() that waited for the call would fail this
         // test instead of hanging it.
-        Thread { client.close() }.start()
-        let deadline = Date().addingTimeInterval(10)
-        while outcome.withLockedValue({ $0 }) == nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        let closer = Thread { client.close() }
+        closer.start()
+        waitUntil { outcome.withLockedValue { $0 } != nil }
         guard case .failure(.connectionLost) = outcome.withLockedValue({ $0 }) else {
             Issue.record("close() did not fail the waiting call with connectionLost: \(String(describing: outcome.withLockedValue { $0 }))")
             return
         }
-        Thread.sleep(forTimeInterval: 0.05)
+        #expect(waitUntil { closer.isFinished }, "close() did not return")
         #expect(throws: ClientError.closed) { try client.ping() }
     }
 }

@@ -1,3 +1,6 @@
+// The protocol's errors: the codes on the wire, the body of an error reply, and what the codec
+// throws for bytes that are not a valid message.
+
 // Error codes of the wire protocol: the status field of a reply header, the reason of a partly
 // served get and the per-frame result of a put.
 
@@ -55,4 +58,49 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .internalError: return "internal error"
         }
     }
+}
+
+// The body of an error reply: the code from the header plus a human-readable explanation.
+
+/// A refused request: nothing was changed by it.
+public struct ReplyError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The code from the status field.
+    public var code: ErrorCode
+    /// The daemon's explanation (UTF-8, at most ``Wire/maxMessage`` bytes).
+    public var message: String
+
+    public init(_ code: ErrorCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
+
+// The error the codec throws for bytes that are not a valid message.
+
+/// Why a message could not be decoded. Carries what of the header could be read, so that the
+/// receiver can address an error reply to the request it concerns.
+public struct ProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The wire code to answer with.
+    public var code: ErrorCode
+    /// What exactly was wrong.
+    public var message: String
+    /// The request id, when the header was readable.
+    public var id: UInt64?
+    /// The op byte, when the header was readable.
+    public var op: UInt8?
+    /// Whether the byte stream can no longer be split into messages (a bad length field):
+    /// the connection must be closed after the error reply.
+    public var fatal: Bool
+
+    public init(_ code: ErrorCode, _ message: String, id: UInt64? = nil, op: UInt8? = nil, fatal: Bool = false) {
+        self.code = code
+        self.message = message
+        self.id = id
+        self.op = op
+        self.fatal = fatal
+    }
+
+    public var description: String { "\(code): \(message)" }
 }
