@@ -147,7 +147,7 @@ let package = Package(
             name: "llfree-ctl",
             dependencies: ["LLFree", "LLFreePool", "CPUAffinity", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            "LLFreeClient", "LLFreeProtocol", .product(name: "Histogram", package: "hdrhistogram-swift"),
-                           .product(name: "NIOPosix", package: "swift-nio")]
+                           .product(name: "NIOPosix", package: "swift-nio"), .product(name: "SystemPackage", package: "swift-system")]
         ),
         // The simulated persistence domain and the crash explorer.
         .target(name: "LLFreeSimulation", dependencies: ["LLFree", "LLFreePool"]),

@@ -1,8 +1,6 @@
 // Writing to stderr from the online verbs, and a progress line that rewrites itself.
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemPackage
 
 /// Output helpers of the online verbs.
 enum FileHandleOutput {
@@ -16,14 +14,9 @@ enum FileHandleOutput {
         write("\r\u{1B}[K" + text)
     }
 
-    /// Unbuffered write to file descriptor 2 (C's `stderr` is shared mutable state to Swift 6).
+    /// Unbuffered write to file descriptor 2 (C's `stderr` is shared mutable state to Swift 6);
+    /// a failed write of a message to stderr has nowhere to be reported.
     private static func write(_ text: String) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
-            if n <= 0 { return }
-            offset += n
-        }
+        _ = try? FileDescriptor.standardError.writeAll(Array(text.utf8))
     }
 }

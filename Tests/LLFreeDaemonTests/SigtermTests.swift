@@ -26,16 +26,6 @@ import Testing
         func end() { lock.withLock { _ended = true } }
     }
 
-    /// Waits up to `seconds` for `condition`.
-    static func wait(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while !condition() {
-            if Date() > deadline { return false }
-            usleep(1_000)
-        }
-        return true
-    }
-
     @Test func aPipeliningConnectionGetsAReplyToEveryRequestItWroteAcrossSIGTERM() throws {
         let daemon = try DaemonProcess(size: "1G", threads: 1)
         defer { daemon.remove() }
@@ -92,9 +82,9 @@ import Testing
             written.finish()
         }
         writer.start()
-        #expect(Self.wait(60) { transcript.replies >= 20_000 }, "the daemon did not answer 20,000 requests within 60 s")
+        #expect(waitUntil(timeout: .seconds(60)) { transcript.replies >= 20_000 }, "the daemon did not answer 20,000 requests within 60 s")
         kill(daemon.process.processIdentifier, SIGTERM)
-        #expect(Self.wait(60) { written.finished && transcript.ended }, "the connection did not end within 60 s of SIGTERM")
+        #expect(waitUntil(timeout: .seconds(60)) { written.finished && transcript.ended }, "the connection did not end within 60 s of SIGTERM")
         daemon.process.waitUntilExit()
         #expect(daemon.process.terminationStatus == 0)
         #expect(transcript.problems.isEmpty, "\(transcript.problems)")
@@ -114,7 +104,7 @@ import Testing
         kill(daemon.process.processIdentifier, SIGTERM)
         // The listener is closed and its file removed just before the open connections are told
         // to drain: send once the stop has surely begun.
-        #expect(Self.wait(30) { !FileManager.default.fileExists(atPath: daemon.socket) }, "the daemon did not begin its stop")
+        #expect(waitUntil(timeout: .seconds(30)) { !FileManager.default.fileExists(atPath: daemon.socket) }, "the daemon did not begin its stop")
         for (i, c) in connections.enumerated() { c.send(RequestMessage(id: UInt64(100 + i), .ping)) }
         for (i, c) in connections.enumerated() {
             let outcome = c.receive(timeout: 30)
