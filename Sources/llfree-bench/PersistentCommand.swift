@@ -89,7 +89,7 @@ struct PersistentCommand: ParsableCommand {
         }
         print("pool \(SizeParser.format(bytes)) on \(dir): durability \(pool.durability)")
         print("store+flush+fence: \(Self.fixed(fence.full)) ns; store+flush without fence (sequential lines): \(Self.fixed(fence.flushOnly)) ns")
-        print("CAS+flush+fence on the line flushed just before: \(Self.fixed(fence.sameLineCAS)) ns)")
+        print("CAS+flush+fence on the line flushed just before: \(Self.fixed(fence.sameLineCAS)) ns")
         print(Self.pad("operation", 26) + Self.pad("volatile", 11) + Self.pad("persistent", 12) + Self.pad("difference", 12) + Self.pad("volatile + fences", 19))
         for (name, vol, per, fences) in rows {
             // What the fences alone would add, measured in this run: beside it, not a verdict.
