@@ -63,7 +63,7 @@ let package = Package(
             ]
         ),
         // What the server's and the daemon's tests share: raw connections, a volatile allocator.
-        .target(name: "LLFreeTestSupport", dependencies: ["LLFree", "LLFreeProtocol", "LLFreeServer"], path: "Tests/LLFreeTestSupport"),
+        .target(name: "LLFreeTestSupport", dependencies: ["LLFree", "LLFreeProtocol", "LLFreeServer", .product(name: "Logging", package: "swift-log")], path: "Tests/LLFreeTestSupport"),
         // In-process tests of the server on a volatile allocator: no pool, no Prometheus.
         .testTarget(
             name: "LLFreeServerTests",

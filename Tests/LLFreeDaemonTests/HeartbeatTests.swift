@@ -14,20 +14,13 @@ import Testing
     let directory: String
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("llfreed-heartbeat-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    func server(_ memory: VolatileAllocator) throws -> LLFreeServer<LLFree<VolatilePersistence>> {
-        let configuration = ServerConfiguration(socketPath: directory + "/llfreed.sock", threads: 2)
-        return try LLFreeServer(allocator: memory.llfree, pool: VolatileAllocator.pool, configuration: configuration,
-                                logger: Logger(label: "test"))
+        directory = try VolatileAllocator.makeDirectory("llfreed-heartbeat")
     }
 
     @Test func theHeartbeatHasStoppedWhenTheServiceReturns() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let memory = try VolatileAllocator(frames: 16 * 512)
-        let server = try server(memory)
+        let server = try memory.server(in: directory)
         // Every report fails (no one listens there), and reporting the failure takes a while:
         // the heartbeat spends nearly all its time in a report, as it would in a slow send.
         let reports = NIOLockedValueBox((begun: 0, ended: 0))

@@ -16,7 +16,7 @@ import Testing
     /// replies the flood got.
     func pingsDuringFlood(_ daemon: DaemonProcess, _ requests: [RequestMessage]) throws -> (slowest: Duration, pings: Int, replies: Int) {
         // One thread only sends on it, the other only receives (the receive buffer is its alone).
-        nonisolated(unsafe) let flood = try RawConnection(daemon.socket)
+        let flood = try RawConnection(daemon.socket)
         let bytes = requests.flatMap { WireCodec.encode($0) }
         let received = SharedCounter()
         let writer = Thread { flood.send(bytes) }

@@ -15,20 +15,13 @@ import Testing
     let directory: String
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("llfreed-shutdown-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    func server(_ memory: VolatileAllocator) throws -> LLFreeServer<LLFree<VolatilePersistence>> {
-        let configuration = ServerConfiguration(socketPath: directory + "/llfreed.sock", threads: 2)
-        return try LLFreeServer(allocator: memory.llfree, pool: VolatileAllocator.pool, configuration: configuration,
-                                logger: Logger(label: "test"))
+        directory = try VolatileAllocator.makeDirectory("llfreed-shutdown")
     }
 
     @Test func aConnectionAcceptedWhileShuttingDownIsDrained() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let memory = try VolatileAllocator(frames: 16 * 512)
-        let server = try server(memory)
+        let server = try memory.server(in: directory)
         try await server.start()
         let early = try RawConnection(directory + "/llfreed.sock")
         #expect(early.roundTrip(RequestMessage(id: 1, .ping)) == .reply(ReplyMessage(id: 1, .ping)))

@@ -1,8 +1,10 @@
 // A real LLFree allocator over malloc'd metadata (volatile persistence), for testing the
 // request processor without a pool file.
 
+import Foundation
 import LLFree
 import LLFreeServer
+import Logging
 
 /// A volatile allocator and the memory it lives in.
 public final class VolatileAllocator {
@@ -20,4 +22,19 @@ public final class VolatileAllocator {
     /// A description of a pool for a server over a volatile allocator.
     public static let pool = PoolDescription(path: "/tmp/test.pool", uuid: Array(repeating: 7, count: 16), framesOffset: 1 << 21,
                                              durability: .volatile)
+}
+
+extension VolatileAllocator {
+    /// A new, empty directory under the system's temporary directory, for a test's socket.
+    public static func makeDirectory(_ prefix: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// A server of this allocator on `directory`/llfreed.sock with two event loops; not started.
+    public func server(in directory: String) throws -> LLFreeServer<LLFree<VolatilePersistence>> {
+        let configuration = ServerConfiguration(socketPath: directory + "/llfreed.sock", threads: 2)
+        return try LLFreeServer(allocator: llfree, pool: Self.pool, configuration: configuration, logger: Logger(label: "test"))
+    }
 }
