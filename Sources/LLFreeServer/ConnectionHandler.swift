@@ -5,8 +5,10 @@
 // the loop's other connections are served in between; a stats whose snapshot must be scanned
 // waits for the scan, done off the loop, before the requests after it are answered; and no more
 // is read while decoded requests wait or the client is not reading its replies, so a client can
-// make the daemon buffer only what one read holds. When the client shuts its write side, or the
-// server shuts down, everything already read is answered and flushed before the connection closes.
+// make the daemon buffer only what one read holds. When the client shuts its write side,
+// everything already read is answered and flushed before the connection closes; when the server
+// shuts down, what was read is answered, later requests get shuttingDown, and the connection
+// closes once the client is quiet. The rules are ConnectionStateMachine's; this type does the I/O.
 
 import CLinuxShims
 import Logging
