@@ -23,8 +23,8 @@ struct LLFreed: AsyncParsableCommand {
             Every option can also be set in the configuration file (--config, see config/llfreed.yaml) or by an \
             environment variable LLFREED_<KEY> (e.g. LLFREED_POOL_PATH); flags win over the environment, which wins \
             over the file. A bad configuration exits with status 78 before anything is opened. \
-            SIGTERM or SIGINT stop it gracefully: it stops accepting, answers what is in flight, closes the pool \
-            cleanly and exits 0. A pool left dirty by a kill is recovered at the next start.
+            SIGTERM or SIGINT stop it gracefully: it stops accepting, answers every request it has read, refuses \
+            later ones with shuttingDown until each connection is quiet, closes the pool cleanly and exits 0. A pool left dirty by a kill is recovered at the next start.
             """)
 
     @Option(help: ArgumentHelp("The YAML configuration file (default: $LLFREED_CONFIG, else none).", valueName: "file"))
