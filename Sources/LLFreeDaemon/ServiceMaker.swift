@@ -1,6 +1,6 @@
-// Builds the server for an open pool's allocator with its concrete persistence type, so the
-// server's hot path is specialised for it rather than dispatched per call; with it the metrics
-// endpoint and the systemd heartbeat that need the same server.
+// Builds the server for an open pool's allocator, seen through the concrete allocator class of
+// its persistence type (ServedAllocator), so that the server's calls run code specialised for
+// it; with it the metrics endpoint and the systemd heartbeat that need the same server.
 
 import LLFreeServer
 import LLFree
@@ -9,9 +9,8 @@ import Logging
 import Prometheus
 import ServiceLifecycle
 
-/// Builds the service for the pool's allocator with its concrete persistence type, so the server
-/// is specialised for it.
-struct ServiceMaker: PoolAllocatorVisitor {
+/// Builds the service for the pool's allocator.
+struct ServiceMaker {
     let pool: PoolDescription
     let configuration: ServerConfiguration
     /// The registry the metrics are exposed from, when the endpoint is on.
@@ -21,11 +20,19 @@ struct ServiceMaker: PoolAllocatorVisitor {
     let ready: @Sendable () -> Void
     let stopping: @Sendable () -> Void
 
-    func visit<P: Persistence>(_ image: PoolImage<P>) throws(DaemonError) -> any Service {
+    /// The service for `allocator`, through its persistence type's concrete allocator class.
+    func make(_ allocator: PoolAllocator) throws(DaemonError) -> any Service {
+        switch allocator {
+        case .pmem(let image): return try make(PmemAllocator(image.allocator))
+        case .msync(let image): return try make(MsyncAllocator(image.allocator))
+        }
+    }
+
+    private func make<A: FrameAllocator>(_ served: A) throws(DaemonError) -> any Service {
         do {
             var configuration = self.configuration
             configuration.metrics = metrics?.metrics
-            let server = try LLFreeServer(allocator: image.allocator, pool: pool, configuration: configuration, logger: logger)
+            let server = try LLFreeServer(allocator: served, pool: pool, configuration: configuration, logger: logger)
             // The scrape only reads counters, so it sees the allocator as an existential and the
             // closure does not capture the persistence type.
             let allocator: any FrameAllocator = server.allocator

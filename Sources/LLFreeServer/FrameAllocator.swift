@@ -1,6 +1,9 @@
 // The seam between the server and whatever allocator it serves: the operations of LLFree the
-// server needs. LLFree conforms as it is, so the server is generic over the concrete allocator
-// type (specialised, no existential per call) and can be tested on a volatile allocator.
+// server needs. The server is generic over the allocator type and calls it through this
+// protocol's witnesses; the daemon serves one concrete class per persistence type (its
+// ServedAllocator), whose witnesses run LLFree specialised. LLFree conforms as it is too (its
+// witnesses generic over the persistence), which is what in-process tests on a volatile
+// allocator use.
 
 import LLFree
 

@@ -1,0 +1,49 @@
+// The pool's allocator as the server sees it, one non-generic class per persistence type. The
+// server (another module, not inlinable) calls its allocator through the FrameAllocator witness
+// table; a witness of a generic type would run LLFree's code generic over the persistence, with
+// every store, flush and fence a dynamic call. The witnesses of these concrete classes are
+// compiled here, specialised: LLFree's get and put inline with their persistence's flush and
+// fence, and a request costs one indirect call into them.
+
+import LLFree
+import LLFreePool
+import LLFreeServer
+
+/// A ``FrameAllocator`` that forwards to an ``LLFree`` of one concrete persistence type.
+protocol ServedAllocator: FrameAllocator {
+    associatedtype P: Persistence
+    var llfree: LLFree<P> { get }
+}
+
+extension ServedAllocator {
+    var geometry: Geometry { llfree.geometry }
+    var cores: Int { llfree.cores }
+
+    @inline(__always)
+    func get(order: Int, core: Int, kind: Kind, into frames: UnsafeMutableBufferPointer<UInt64>) -> (count: Int, error: LLFreeError?) {
+        llfree.get(order: order, core: core, kind: kind, into: frames)
+    }
+
+    @inline(__always)
+    func put(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, failed: (Int, LLFreeError) -> Void) -> Int {
+        llfree.put(frames: frames, order: order, core: core, failed: failed)
+    }
+
+    func isFree(_ frame: UInt64, order: Int) throws(LLFreeError) -> Bool { try llfree.isFree(frame, order: order) }
+    var freeFrames: Int { llfree.freeFrames }
+    func freeRuns(order: Int) -> Int { llfree.freeRuns(order: order) }
+    var freeHugeFrames: Int { llfree.freeHugeFrames }
+    func treeStats() -> [TreeStats] { llfree.treeStats() }
+}
+
+/// The allocator of a pool mapped as persistent memory (libpmem flush and drain).
+final class PmemAllocator: ServedAllocator {
+    let llfree: LLFree<PmemPersistence>
+    init(_ llfree: LLFree<PmemPersistence>) { self.llfree = llfree }
+}
+
+/// The allocator of a pool made durable by msync.
+final class MsyncAllocator: ServedAllocator {
+    let llfree: LLFree<MsyncPersistence>
+    init(_ llfree: LLFree<MsyncPersistence>) { self.llfree = llfree }
+}
