@@ -144,7 +144,7 @@ public struct Lower<P: Persistence> {
     /// thread splits it. Does not fence.
     /// - Throws: ``LLFreeError/notAllocated(frame:order:)``, with nothing changed.
     @inlinable @inline(__always)
-    func put<W: Waiting>(frame: UInt64, order: Int, waiting: W = Yielding()) throws(LLFreeError) {
+    func put<W: Waiting>(frame: UInt64, order: Int, waiting: W) throws(LLFreeError) {
         let child = Int(frame / UInt64(Geometry.childFrames))
         if order < Geometry.hugeOrder {
             if !Child(raw: entry(child).load(ordering: .acquiring)).isBase {

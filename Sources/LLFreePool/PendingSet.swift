@@ -16,7 +16,7 @@ struct PendingSet {
 
     /// This thread's cache lines, for ``PmemPersistence``.
     @inlinable @inline(__always)
-    static var lines: PendingSet { PendingSet(llfree_pending()!) }
+    static var lines: PendingSet { PendingSet(llfree_pending_lines()!) }
 
     /// This thread's pages, for ``MsyncPersistence``.
     @inlinable @inline(__always)

@@ -88,12 +88,13 @@ struct ConnectionStateMachine {
         case refuseShuttingDown(DecodedRequest)
     }
 
-    mutating func read(_ decoded: DecodedRequest, now: NIODeadline) -> ReadAction {
+    /// `now` is read only while draining (the fast path reads no clock).
+    mutating func read(_ decoded: DecodedRequest, now: @autoclosure () -> NIODeadline) -> ReadAction {
         guard case .open(var open) = state else { return .ignore }
         state = .modifying
         defer { if case .modifying = state { state = .open(open) } }
         if case .draining = open.mode {
-            open.mode = .draining(lastRead: now)
+            open.mode = .draining(lastRead: now())
             state = .open(open)
             return .refuseShuttingDown(decoded)
         }

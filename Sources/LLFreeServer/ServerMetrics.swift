@@ -5,7 +5,6 @@
 
 import CoreMetrics
 import LLFree
-
 import LLFreeProtocol
 import NIOConcurrencyHelpers
 

@@ -14,7 +14,7 @@ struct LLFreeCtl: ParsableCommand {
 
     /// `llfree-ctl --socket PATH VERB`: the socket of the online verbs, as `git -C` goes before
     /// git's verb (a `--socket` after the verb wins; offline verbs ignore it).
-    @Option(help: ArgumentHelp("llfreed's socket, for the online verbs (default $LLFREED_SOCKET, else the daemon's default for this user).",
+    @Option(help: ArgumentHelp("llfreed's socket, for the online verbs; the offline verbs (format, info, check) ignore it (default $LLFREED_SOCKET, else the daemon's default for this user).",
                                valueName: "path"))
     var socket: String?
 

@@ -30,7 +30,7 @@ import Testing
         writer.start()
         reader.start()
         // Let the flood get going, then measure while it lasts.
-        while received.value < 100 && !received.finished { Thread.sleep(forTimeInterval: 0.001) }
+        #expect(waitUntil(timeout: .seconds(60)) { received.value >= 100 || received.finished }, "the flood did not start")
         let clock = ContinuousClock()
         var slowest = Duration.zero
         var pings = 0
@@ -41,7 +41,7 @@ import Testing
             pings += 1
             Thread.sleep(forTimeInterval: 0.005)
         }
-        while !received.finished { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(waitUntil(timeout: .seconds(120)) { received.finished }, "the flood's replies did not all arrive")
         return (slowest, pings, received.value)
     }
 

@@ -16,7 +16,7 @@ typedef struct {
 } llfree_pending_t;
 
 /// This thread's pending cache lines (never null).
-llfree_pending_t *llfree_pending(void);
+llfree_pending_t *llfree_pending_lines(void);
 
 /// This thread's pending pages (never null).
 llfree_pending_t *llfree_pending_pages(void);
