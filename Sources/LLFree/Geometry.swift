@@ -10,6 +10,8 @@
 /// | --- | --- | --- |
 /// | 0 | `children * 64` | one bitfield per child: 8 little-endian `UInt64` rows, bit `i` of row `r` is frame `r * 64 + i` of the child; 1 = allocated |
 /// | `childrenOffset` | `children * 2`, padded to 64 | one 16-bit child entry per child (see ``Child``) |
+/// | `tagsOffset` | `children * 1024` | with owners only: one 16-bit ``FrameTag`` per base frame, 512 per child |
+/// | `hugeTagsOffset` | `children * 2`, padded to 64 | with owners only: one 16-bit ``HugeTag`` per child |
 ///
 /// Bits of the last bitfield beyond `frames` are set (permanently allocated), so a partial
 /// last child never hands out frames that do not exist.
@@ -45,13 +47,20 @@ public struct Geometry: Sendable, Equatable, CustomStringConvertible {
     public let maxOrder: Int
     /// Offset of the child entries inside the metadata region.
     public let childrenOffset: Int
+    /// Whether the metadata holds owner tags.
+    public let owners: Bool
+    /// Offset of the frame tags (with owners; else equal to ``metadataSize``).
+    public let tagsOffset: Int
+    /// Offset of the huge tags (with owners; else equal to ``metadataSize``).
+    public let hugeTagsOffset: Int
     /// Bytes of metadata the region must hold.
     public let metadataSize: Int
 
-    /// Creates the geometry for `frames` frames with trees of `treeChildren` children.
+    /// Creates the geometry for `frames` frames with trees of `treeChildren` children, with
+    /// owner tags if `owners`.
     /// - Throws: ``LLFreeError/invalidArgument(_:)`` when `frames` is 0 or too large, or
     ///   `treeChildren` is not a power of two in 1...``maxTreeChildren``.
-    public init(frames: UInt64, treeChildren: Int = Geometry.defaultTreeChildren) throws(LLFreeError) {
+    public init(frames: UInt64, treeChildren: Int = Geometry.defaultTreeChildren, owners: Bool = false) throws(LLFreeError) {
         guard frames > 0, frames <= Geometry.maxFrames else {
             throw .invalidArgument("frame count \(frames) is outside 1...\(Geometry.maxFrames)")
         }
@@ -65,12 +74,16 @@ public struct Geometry: Sendable, Equatable, CustomStringConvertible {
         self.trees = (children + treeChildren - 1) / treeChildren
         self.maxOrder = Geometry.hugeOrder + treeChildren.trailingZeroBitCount
         self.childrenOffset = children * Geometry.lineSize
-        self.metadataSize = childrenOffset + Geometry.alignUp(children * 2, Geometry.lineSize)
+        let entriesEnd = childrenOffset + Geometry.alignUp(children * 2, Geometry.lineSize)
+        self.owners = owners
+        self.tagsOffset = entriesEnd
+        self.hugeTagsOffset = owners ? entriesEnd + children * Geometry.childFrames * 2 : entriesEnd
+        self.metadataSize = owners ? hugeTagsOffset + Geometry.alignUp(children * 2, Geometry.lineSize) : entriesEnd
     }
 
     /// Bytes of metadata needed for `frames` frames (independent of the tree size).
-    public static func metadataSize(frames: UInt64) throws(LLFreeError) -> Int {
-        try Geometry(frames: frames, treeChildren: 1).metadataSize
+    public static func metadataSize(frames: UInt64, owners: Bool = false) throws(LLFreeError) -> Int {
+        try Geometry(frames: frames, treeChildren: 1, owners: owners).metadataSize
     }
 
     /// Frames that exist in child `child` (512 except for a partial last child).
@@ -100,6 +113,6 @@ public struct Geometry: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(frames) frames, \(children) children, \(trees) trees of \(treeChildren) children, max order \(maxOrder)"
+        "\(frames) frames, \(children) children, \(trees) trees of \(treeChildren) children, max order \(maxOrder)\(owners ? ", owner tags" : "")"
     }
 }

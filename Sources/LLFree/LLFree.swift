@@ -27,11 +27,29 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     @usableFromInline static var lastFreeSlot: Int { 6 }
     /// Consecutive frees into one tree after which a core reserves it (the paper's 4).
     public static var reserveOnFreeCount: Int { 4 }
+    /// Per tree, whether its owner tags are settled (``Settle``); nil when all are.
+    @usableFromInline let settled: UnsafeMutablePointer<UnsafeAtomic<UInt8>.Storage>?
+    /// Per owner number, the frames it holds (with owners).
+    @usableFromInline let usage: UnsafeMutablePointer<UnsafeAtomic<Int>.Storage>?
+    /// Which owners keep their frames through settling (nil: all).
+    let keep: (@Sendable (OwnerID) -> Bool)?
+    /// Trees not yet settled.
+    let unsettled = UnsafeAtomic<Int>.create(0)
+    /// What settling found, summed over the trees settled so far.
+    let settleLock = UnsafeAtomic<Int>.create(0)
+    var settleSum = SettleReport()
 
     /// Builds the upper level over `lower`, whose counters must be exact (freshly formatted,
     /// recovered, or cleanly closed).
+    ///
+    /// With owners, every tree starts unsettled: the tag recovery rules
+    /// (``Lower/settle(_:keep:count:)``) run on a tree the first time a get or put needs it, or
+    /// when ``settleAll()`` (or ``settleNext()``, from a background thread) gets to it. Until
+    /// then no frame of it is handed out or freed. `keep` says which owners keep their frames
+    /// (nil: all; an ephemeral owner's frames are freed at open this way). A freshly formatted
+    /// lower level needs no settling: pass `settled: true`.
     /// - Throws: ``LLFreeError/invalidArgument(_:)`` if `cores` is not positive.
-    public init(lower: Lower<P>, cores: Int) throws(LLFreeError) {
+    public init(lower: Lower<P>, cores: Int, settled: Bool = false, keep: (@Sendable (OwnerID) -> Bool)? = nil) throws(LLFreeError) {
         guard cores > 0, cores <= 1 << 16 else { throw .invalidArgument("core count \(cores) is outside 1...65536") }
         self.lower = lower
         self.geometry = lower.geometry
@@ -47,6 +65,21 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
             for c in range where lower.child(c).huge { huge = true; break }
             (trees + t).initialize(to: .init(Tree(free: lower.counted(range), reserved: false, kind: huge ? .huge : .fixed).raw))
         }
+        self.keep = keep
+        if lower.geometry.owners {
+            usage = .allocate(capacity: Int(Owners.maxOwner) + 1)
+            usage!.initialize(repeating: .init(0), count: Int(Owners.maxOwner) + 1)
+            if settled {
+                self.settled = nil
+            } else {
+                self.settled = .allocate(capacity: geometry.trees)
+                self.settled!.initialize(repeating: .init(Settle.unsettled), count: geometry.trees)
+                unsettled.store(geometry.trees, ordering: .relaxed)
+            }
+        } else {
+            usage = nil
+            self.settled = nil
+        }
     }
 
     /// Creates a volatile allocator over `region`, formatting it.
@@ -59,6 +92,10 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     deinit {
         trees.deallocate()
         UnsafeMutableRawPointer(locals).deallocate()
+        settled?.deallocate()
+        usage?.deallocate()
+        unsettled.destroy()
+        settleLock.destroy()
     }
 
     // MARK: Slots
@@ -126,51 +163,61 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     ///   - kind: the tree kind to serve from; orders >= 9 always use ``Kind/huge``.
     /// - Throws: ``LLFreeError/outOfMemory(order:)`` when no free aligned run of that order exists;
     ///   ``LLFreeError/invalidArgument(_:)`` for a bad order or core.
+    ///   - owner: with owners, who the run is tagged for (1...``Owners/maxOwner``); ignored
+    ///     without owners.
     @inlinable @inline(__always)
-    public func get(order: Int, core: Int, kind: Kind = .fixed) throws(LLFreeError) -> UInt64 {
+    public func get(order: Int, core: Int, kind: Kind = .fixed, owner: OwnerID = Owners.any) throws(LLFreeError) -> UInt64 {
         try check(order: order, core: core)
-        guard let frame = getInner(order: order, core: core, kind: Int(kind.effective(order: order).rawValue)) else {
+        try check(owner: owner)
+        guard let frame = getInner(order: order, core: core, kind: Int(kind.effective(order: order).rawValue), owner: owner) else {
             throw .outOfMemory(order: order)
         }
         p.fence()
+        counted(owner, 1 << order)
         return frame
     }
 
     /// Allocates up to `frames.count` runs of 2^`order` frames into `frames`, with one fence for
     /// the batch. Returns how many were allocated and, if fewer than asked, why.
     @inlinable
-    public func get(order: Int, core: Int, kind: Kind = .fixed, into frames: UnsafeMutableBufferPointer<UInt64>) -> (count: Int, error: LLFreeError?) {
-        do { try check(order: order, core: core) } catch { return (0, error) }
+    public func get(order: Int, core: Int, kind: Kind = .fixed, owner: OwnerID = Owners.any,
+                    into frames: UnsafeMutableBufferPointer<UInt64>) -> (count: Int, error: LLFreeError?) {
+        do { try check(order: order, core: core); try check(owner: owner) } catch { return (0, error) }
         let k = Int(kind.effective(order: order).rawValue)
         var n = 0
         var error: LLFreeError? = nil
         while n < frames.count {
-            guard let frame = getInner(order: order, core: core, kind: k) else {
+            guard let frame = getInner(order: order, core: core, kind: k, owner: owner) else {
                 error = .outOfMemory(order: order)
                 break
             }
             frames[n] = frame
             n += 1
         }
-        if n > 0 { p.fence() }
+        if n > 0 {
+            p.fence()
+            counted(owner, n << order)
+        }
         return (n, error)
     }
 
     /// Allocates exactly the run of 2^`order` frames at `frame`.
     /// - Throws: ``LLFreeError/notFree(frame:order:)`` if any of it is allocated.
     @inlinable
-    public func get(at frame: UInt64, order: Int, core: Int) throws(LLFreeError) {
+    public func get(at frame: UInt64, order: Int, core: Int, owner: OwnerID = Owners.any) throws(LLFreeError) {
         try check(frame: frame, order: order)
         guard core >= 0, core < cores else { throw badCore(core) }
+        try check(owner: owner)
         let n = 1 << order
         let t = treeOf(frame)
+        ensureSettled(t)
         // Take the budget from wherever the tree's free frames are counted now: a reservation of
         // the tree (this core's first), or the tree's global counter. If the count is split
         // between a reservation and the global counter (frames other cores freed into a reserved
         // tree), the second attempt moves the global part into the reservation, as a re-sync does.
-        var owner: (core: Int, kind: Int)? = nil
+        var holder: (core: Int, kind: Int)? = nil
         var global = false
-        for attempt in 0..<2 where owner == nil && !global {
+        for attempt in 0..<2 where holder == nil && !global {
             search: for i in 0..<cores {
                 let c = (core + i) % cores
                 for k in 0..<Kind.count {
@@ -178,47 +225,48 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
                     guard r.present && r.tree == t else { continue }
                     if attempt == 1 { _ = resync(c, k) }
                     if takeReserved(c, k, tree: t, n) {
-                        owner = (c, k)
+                        holder = (c, k)
                         break search
                     }
                 }
             }
-            if owner == nil { global = takeGlobal(t, n) }
+            if holder == nil { global = takeGlobal(t, n) }
         }
-        if owner == nil && !global { throw .notFree(frame: frame, order: order) }
-        guard lower.get(at: frame, order: order) else {
-            if let owner { giveBack(owner.core, owner.kind, tree: t, n) } else { treeAdd(t, n) }
+        if holder == nil && !global { throw .notFree(frame: frame, order: order) }
+        guard lower.get(at: frame, order: order, owner: owner) else {
+            if let holder { giveBack(holder.core, holder.kind, tree: t, n) } else { treeAdd(t, n) }
             throw .notFree(frame: frame, order: order)
         }
         p.fence()
+        counted(owner, n)
     }
 
     @inlinable @inline(__always)
-    func getInner(order: Int, core: Int, kind: Int) -> UInt64? {
+    func getInner(order: Int, core: Int, kind: Int, owner: OwnerID) -> UInt64? {
         let n = 1 << order
         var attempts = 0
         while attempts < 4 {
-            if let frame = getReserved(core, kind, order: order, n) { return frame }
+            if let frame = getReserved(core, kind, order: order, n, owner: owner) { return frame }
             if resync(core, kind) { attempts += 1; continue }
             if !reserveNew(core, kind, n) { break }
             attempts += 1
         }
-        return getSlow(order: order, core: core, kind: kind)
+        return getSlow(order: order, core: core, kind: kind, owner: owner)
     }
 
     /// Out of the fast path: steal from other cores' reservations, then drain them all and search
     /// every tree. Fails only if no tree has a free aligned run of that order.
     @inlinable
-    func getSlow(order: Int, core: Int, kind: Int) -> UInt64? {
+    func getSlow(order: Int, core: Int, kind: Int, owner: OwnerID) -> UInt64? {
         let n = 1 << order
         for i in 1..<max(cores, 1) {
             let other = (core + i) % cores
             for k in 0..<Kind.count {
-                if let frame = getReserved(other, (kind + k) % Kind.count, order: order, n) { return frame }
+                if let frame = getReserved(other, (kind + k) % Kind.count, order: order, n, owner: owner) { return frame }
             }
         }
         for k in 0..<Kind.count where k != kind {
-            if let frame = getReserved(core, k, order: order, n) { return frame }
+            if let frame = getReserved(core, k, order: order, n, owner: owner) { return frame }
         }
         // Draining disturbs every core; do it only if some tree could hold such a run at all.
         guard anyTreeHas(n) else { return nil }
@@ -226,9 +274,10 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
         let start = Reservation(raw: reservation(core, kind).load(ordering: .relaxed)).tree
         for i in 0..<geometry.trees {
             let t = (start + i) % geometry.trees
+            ensureSettled(t)
             guard takeGlobal(t, n) else { continue }
             let range = geometry.childRange(tree: t)
-            if let frame = lower.get(order: order, children: range, hint: UInt64(range.lowerBound) << UInt64(Geometry.hugeOrder)) {
+            if let frame = lower.get(order: order, children: range, hint: UInt64(range.lowerBound) << UInt64(Geometry.hugeOrder), owner: owner) {
                 return frame
             }
             treeAdd(t, n)
@@ -252,10 +301,10 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
 
     /// Allocates from the tree reserved by `core` for `kind`, if its local counter allows.
     @inlinable @inline(__always)
-    func getReserved(_ core: Int, _ kind: Int, order: Int, _ n: Int) -> UInt64? {
+    func getReserved(_ core: Int, _ kind: Int, order: Int, _ n: Int, owner: OwnerID) -> UInt64? {
         guard let r = update(reservation(core, kind), { (r: Reservation) in r.take(n) }) else { return nil }
         let h = hint(core, kind)
-        if let frame = lower.get(order: order, children: geometry.childRange(tree: r.tree), hint: h.load(ordering: .relaxed)) {
+        if let frame = lower.get(order: order, children: geometry.childRange(tree: r.tree), hint: h.load(ordering: .relaxed), owner: owner) {
             h.store(frame, ordering: .relaxed)
             return frame
         }
@@ -328,6 +377,8 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     /// least `n` and passes `accept`.
     @inlinable
     func tryReserve(_ t: Int, kind: Int, _ n: Int, accept: (Tree, Int) -> Bool) -> Int? {
+        // A reserved tree is used without further checks: settle it first.
+        ensureSettled(t)
         let kind = Kind(rawValue: UInt8(kind))!
         let capacity = geometry.framesIn(tree: t)
         return update(tree(t)) { (value: Tree) in value.reserve(kind: kind, n, capacity: capacity, accept: accept) }?.free
@@ -371,60 +422,78 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     /// huge frame splits it first.
     /// - Throws: ``LLFreeError/notAllocated(frame:order:)`` for a double free or an order that does
     ///   not match the allocation; ``LLFreeError/invalidArgument(_:)``. Nothing changed then.
+    ///   - owner: with owners, who must hold the run (``Owners/any``: anyone, an
+    ///     administrator's put); ignored without owners.
+    /// - Throws: also ``LLFreeError/notOwner(frame:order:)`` when another owner holds it.
     @inlinable @inline(__always)
-    public func put(_ frame: UInt64, order: Int, core: Int) throws(LLFreeError) {
-        try put(frame, order: order, core: core, waiting: Yielding())
+    public func put(_ frame: UInt64, order: Int, core: Int, owner: OwnerID = Owners.any) throws(LLFreeError) {
+        try put(frame, order: order, core: core, owner: owner, waiting: Yielding())
     }
 
     /// Frees the run of 2^`order` frames at `frame`, as ``put(_:order:core:)``, calling
     /// `waiting` while another thread splits the huge frame this put frees part of (the
     /// simulator switches threads there).
     @inlinable @inline(__always)
-    public func put<W: Waiting>(_ frame: UInt64, order: Int, core: Int, waiting: W) throws(LLFreeError) {
-        try putInner(frame, order: order, core: core, waiting)
+    public func put<W: Waiting>(_ frame: UInt64, order: Int, core: Int, owner: OwnerID = Owners.any, waiting: W) throws(LLFreeError) {
+        let holder = try putInner(frame, order: order, core: core, owner: owner, waiting)
         p.fence()
+        counted(holder, -(1 << order))
     }
 
     /// Frees each run of 2^`order` frames in `frames`, with one fence for the batch. Calls
     /// `failed` for each refused frame (by index); returns how many were freed.
     @inlinable
-    public func put(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, failed: (Int, LLFreeError) -> Void) -> Int {
-        put(frames: frames, order: order, core: core, waiting: Yielding(), failed: failed)
+    public func put(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, owner: OwnerID = Owners.any,
+                    failed: (Int, LLFreeError) -> Void) -> Int {
+        put(frames: frames, order: order, core: core, owner: owner, waiting: Yielding(), failed: failed)
     }
 
     /// Frees each run in `frames`, as ``put(frames:order:core:failed:)``, calling `waiting`
     /// while another thread splits a huge frame one of them is part of.
     @inlinable
-    public func put<W: Waiting>(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, waiting: W,
+    public func put<W: Waiting>(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, owner: OwnerID = Owners.any, waiting: W,
                                 failed: (Int, LLFreeError) -> Void) -> Int {
         var n = 0
+        var last = Owners.any
+        var run = 0
         for i in 0..<frames.count {
             do throws(LLFreeError) {
-                try putInner(frames[i], order: order, core: core, waiting)
+                let holder = try putInner(frames[i], order: order, core: core, owner: owner, waiting)
                 n += 1
+                // Usage moves once per holder and batch (an administrator's batch may free
+                // several owners' runs).
+                if holder != last { counted(last, -(run << order)); last = holder; run = 0 }
+                run += 1
             } catch {
                 failed(i, error)
             }
         }
-        if n > 0 { p.fence() }
+        if n > 0 {
+            p.fence()
+            counted(last, -(run << order))
+        }
         return n
     }
 
+    /// Frees one run; returns who held it (``Owners/any`` without owners).
     @inlinable @inline(__always)
-    func putInner<W: Waiting>(_ frame: UInt64, order: Int, core: Int, _ waiting: W) throws(LLFreeError) {
+    func putInner<W: Waiting>(_ frame: UInt64, order: Int, core: Int, owner: OwnerID, _ waiting: W) throws(LLFreeError) -> OwnerID {
         try check(frame: frame, order: order)
         guard core >= 0, core < cores else { throw badCore(core) }
-        try lower.put(frame: frame, order: order, waiting: waiting)
         let t = treeOf(frame)
+        ensureSettled(t)
+        let holder = holderOf(frame, order: order, owner: owner)
+        try lower.put(frame: frame, order: order, owner: owner, waiting: waiting)
         let n = 1 << order
         // Reserve-on-free's counterpart: frames freed into a tree this core holds stay local.
         var k = 0
         while k < Kind.count {
-            if update(reservation(core, k), { (r: Reservation) in r.giveBack(n, tree: t) }) != nil { return }
+            if update(reservation(core, k), { (r: Reservation) in r.giveBack(n, tree: t) }) != nil { return holder }
             k += 1
         }
         treeAdd(t, n)
         reserveOnFree(core, tree: t)
+        return holder
     }
 
     /// After ``reserveOnFreeCount`` consecutive frees by `core` into one unreserved tree, the core
@@ -467,6 +536,7 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     /// Whether the run of 2^`order` frames at `frame` is entirely free.
     public func isFree(_ frame: UInt64, order: Int) throws(LLFreeError) -> Bool {
         try check(frame: frame, order: order)
+        ensureSettled(treeOf(frame))
         return lower.isFree(frame: frame, order: order)
     }
 

@@ -12,6 +12,8 @@ public enum LLFreeError: Error, Equatable, Sendable, CustomStringConvertible {
     case notAllocated(frame: UInt64, order: Int)
     /// A get of a specific frame that is not free.
     case notFree(frame: UInt64, order: Int)
+    /// A put of a run held by another owner than the one named.
+    case notOwner(frame: UInt64, order: Int)
 
     public var description: String {
         switch self {
@@ -23,6 +25,8 @@ public enum LLFreeError: Error, Equatable, Sendable, CustomStringConvertible {
             return "frame \(frame) of order \(order) is not allocated with that order (double free or order mismatch); nothing was freed"
         case .notFree(let frame, let order):
             return "frame \(frame) of order \(order) is not free; nothing was allocated"
+        case .notOwner(let frame, let order):
+            return "frame \(frame) of order \(order) is held by another owner; nothing was freed"
         }
     }
 }

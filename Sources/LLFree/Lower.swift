@@ -9,11 +9,21 @@ import Atomics
 /// Store order (what makes it crash-consistent): a get decrements a child counter before it sets
 /// bits; a put clears bits before it increments the counter. Counters may lag, bitfields and huge
 /// flags never lie, and recovery recomputes counters from them.
+///
+/// With owners (``Geometry/owners``), a get tags the run after it set its bits, and a put clears
+/// the tags before it clears the bits (the tag is claimed by a compare-and-swap, so of two racing
+/// puts only one proceeds); both flush the tag lines before the operation's one fence. So in
+/// memory a tag is never set on a free frame, and recovery (``settle(_:keep:count:)``) keeps a
+/// run only if its bits and all of its tags agree.
 @frozen
 public struct Lower<P: Persistence> {
     public let geometry: Geometry
     @usableFromInline let bitfields: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
     @usableFromInline let entries: UnsafeMutablePointer<UnsafeAtomic<UInt16>.Storage>
+    /// One ``FrameTag`` per base frame, with owners.
+    @usableFromInline let tags: UnsafeMutablePointer<UnsafeAtomic<UInt16>.Storage>?
+    /// One ``HugeTag`` per child, with owners.
+    @usableFromInline let hugeTags: UnsafeMutablePointer<UnsafeAtomic<UInt16>.Storage>?
     @usableFromInline let p: P
 
     /// A lower level over `region`, which must hold `geometry.metadataSize` bytes, 64-byte aligned.
@@ -23,6 +33,13 @@ public struct Lower<P: Persistence> {
         self.geometry = geometry
         self.bitfields = region.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: geometry.children * Geometry.rows)
         self.entries = (region + geometry.childrenOffset).bindMemory(to: UnsafeAtomic<UInt16>.Storage.self, capacity: geometry.children)
+        if geometry.owners {
+            self.tags = (region + geometry.tagsOffset).bindMemory(to: UnsafeAtomic<UInt16>.Storage.self, capacity: geometry.children * Geometry.childFrames)
+            self.hugeTags = (region + geometry.hugeTagsOffset).bindMemory(to: UnsafeAtomic<UInt16>.Storage.self, capacity: geometry.children)
+        } else {
+            self.tags = nil
+            self.hugeTags = nil
+        }
         self.p = persistence
     }
 
@@ -65,7 +82,7 @@ public struct Lower<P: Persistence> {
     /// The caller has already taken 2^order frames of the tree's budget. Returns nil, with nothing
     /// changed, if no such run exists there. Does not fence.
     @inlinable @inline(__always)
-    func get(order: Int, children: Range<Int>, hint: UInt64) -> UInt64? {
+    func get(order: Int, children: Range<Int>, hint: UInt64, owner: OwnerID) -> UInt64? {
         if order < Geometry.hugeOrder {
             let n = 1 << order
             let count = children.count
@@ -78,7 +95,9 @@ public struct Lower<P: Persistence> {
                 if c >= children.upperBound { c -= count }
                 if decrement(c, n) {
                     if let index = bitfield(c).get(order: order, startRow: i == 0 ? startRow : 0, p) {
-                        return UInt64(c) * UInt64(Geometry.childFrames) + UInt64(index)
+                        let frame = UInt64(c) * UInt64(Geometry.childFrames) + UInt64(index)
+                        tag(frame, order: order, owner: owner)
+                        return frame
                     }
                     increment(c, n)
                 }
@@ -86,11 +105,11 @@ public struct Lower<P: Persistence> {
             }
             return nil
         }
-        return getHuge(order: order, children: children, hint: hint)
+        return getHuge(order: order, children: children, hint: hint, owner: owner)
     }
 
     @inlinable
-    func getHuge(order: Int, children: Range<Int>, hint: UInt64) -> UInt64? {
+    func getHuge(order: Int, children: Range<Int>, hint: UInt64, owner: OwnerID) -> UInt64? {
         let span = order - Geometry.hugeOrder
         let group = 1 << span
         let first = children.lowerBound & ~(group - 1)
@@ -102,6 +121,7 @@ public struct Lower<P: Persistence> {
             let start = first + ((hintGroup + i) % groups) * group
             if start >= children.lowerBound, start + group <= children.upperBound,
                takeHuge(start: start, span: span) {
+                tagHuge(start, span: span, owner: owner)
                 return UInt64(start) * UInt64(Geometry.childFrames)
             }
             i += 1
@@ -125,48 +145,62 @@ public struct Lower<P: Persistence> {
 
     /// Allocates exactly the run of 2^order frames at `frame` if it is free. Does not fence.
     @inlinable
-    func get(at frame: UInt64, order: Int) -> Bool {
+    func get(at frame: UInt64, order: Int, owner: OwnerID) -> Bool {
         let child = Int(frame / UInt64(Geometry.childFrames))
         if order < Geometry.hugeOrder {
             let n = 1 << order
             guard decrement(child, n) else { return false }
-            if bitfield(child).set(at: Int(frame % UInt64(Geometry.childFrames)), order: order, p) { return true }
+            if bitfield(child).set(at: Int(frame % UInt64(Geometry.childFrames)), order: order, p) {
+                tag(frame, order: order, owner: owner)
+                return true
+            }
             increment(child, n)
             return false
         }
-        return takeHuge(start: child, span: order - Geometry.hugeOrder)
+        guard takeHuge(start: child, span: order - Geometry.hugeOrder) else { return false }
+        tagHuge(child, span: order - Geometry.hugeOrder, owner: owner)
+        return true
     }
 
     // MARK: Put
 
-    /// Frees the run of 2^order frames at `frame` (already checked for range and alignment).
-    /// Splits a huge frame first when a part of it is freed, calling `waiting` while another
-    /// thread splits it. Does not fence.
-    /// - Throws: ``LLFreeError/notAllocated(frame:order:)``, with nothing changed.
+    /// Frees the run of 2^order frames at `frame` (already checked for range and alignment) if
+    /// `owner` holds it (``Owners/any``: whoever holds it). Splits a huge frame first when a part
+    /// of it is freed, calling `waiting` while another thread splits it. Does not fence.
+    /// - Throws: ``LLFreeError/notAllocated(frame:order:)`` or
+    ///   ``LLFreeError/notOwner(frame:order:)``, with nothing changed.
     @inlinable @inline(__always)
-    func put<W: Waiting>(frame: UInt64, order: Int, waiting: W) throws(LLFreeError) {
+    func put<W: Waiting>(frame: UInt64, order: Int, owner: OwnerID, waiting: W) throws(LLFreeError) {
         let child = Int(frame / UInt64(Geometry.childFrames))
         if order < Geometry.hugeOrder {
             if !Child(raw: entry(child).load(ordering: .acquiring)).isBase {
-                try split(child, frame: frame, order: order, waiting)
+                try split(child, frame: frame, order: order, owner: owner, waiting)
             }
+            try untag(frame, order: order, owner: owner)
             guard bitfield(child).put(at: Int(frame % UInt64(Geometry.childFrames)), order: order, p) else {
+                // Only damage gets here with owners (a tagged run always has its bits set).
+                retag(frame, order: order)
                 throw .notAllocated(frame: frame, order: order)
             }
+            flushTags(frame, order: order)
             increment(child, 1 << order)
             return
         }
-        try putHuge(start: child, span: order - Geometry.hugeOrder, frame: frame, order: order)
+        try putHuge(start: child, span: order - Geometry.hugeOrder, frame: frame, order: order, owner: owner)
     }
 
     /// Frees the `2^span` huge children from `start`, all or none. Undo by compare-and-swap:
     /// only a racing put of the same frames makes a child refuse, and a child we freed may have
     /// been taken by someone else since; only one still free is restored.
     @inlinable
-    func putHuge(start: Int, span: Int, frame: UInt64, order: Int) throws(LLFreeError) {
+    func putHuge(start: Int, span: Int, frame: UInt64, order: Int, owner: OwnerID) throws(LLFreeError) {
+        let held = try untagHuge(start, span: span, owner: owner, frame: frame, order: order)
         guard changeAll(1 << span, from: Child(free: 0, huge: true, span: span).raw, to: Child(free: Geometry.childFrames).raw,
                         undo: .exchange, p, word: { entry(start &+ $0) }, line: { entryLine(start &+ $0) })
-        else { throw .notAllocated(frame: frame, order: order) }
+        else {
+            if let held { retagHuge(start, held) }
+            throw .notAllocated(frame: frame, order: order)
+        }
     }
 
     /// Turns the huge frame of `child` into 512 allocated base frames, or waits until the thread
@@ -177,8 +211,13 @@ public struct Lower<P: Persistence> {
     /// recovers one huge frame; (3) clear the huge flag but keep the child locked (span 31),
     /// flush, fence; (4) unlock. Other threads wait while the child is claimed or locked, so no
     /// acknowledged put or get of another thread depends on a flag that is not yet durable.
+    ///
+    /// With owners, the putter must hold the huge frame (its tag is marked "being split" first),
+    /// step (2) also tags the 512 frames as runs of the put's order held by that owner, and
+    /// after (3) the huge tag is cleared, flushed and fenced before (4): a child that is taken
+    /// huge again must find its huge tag durably 0.
     @inlinable
-    func split<W: Waiting>(_ child: Int, frame: UInt64, order: Int, _ waiting: W) throws(LLFreeError) {
+    func split<W: Waiting>(_ child: Int, frame: UInt64, order: Int, owner: OwnerID, _ waiting: W) throws(LLFreeError) {
         let atomic = entry(child)
         while update(atomic, { (c: Child) in c.claimForSplit() }) == nil {
             let c = Child(raw: atomic.load(ordering: .acquiring))
@@ -189,12 +228,27 @@ public struct Lower<P: Persistence> {
             waiting.spin()
         }
         p.stored(entryLine(child), truth: false)
+        var holder = Owners.any
+        if hugeTags != nil {
+            do throws(LLFreeError) {
+                holder = try claimHugeForSplit(child, owner: owner, frame: frame, order: order)
+            } catch {
+                atomic.store(Child(free: 0, huge: true).raw, ordering: .releasing)
+                p.stored(entryLine(child), truth: false)
+                throw error
+            }
+        }
         bitfield(child).fill(~0, p)
+        if hugeTags != nil { tagChild(child, order: order, owner: holder) }
         p.fence()
         atomic.store(Child(free: 0, span: Child.lockedSpan).raw, ordering: .releasing)
         p.stored(entryLine(child), truth: true)
         p.flush(entryLine(child))
         p.fence()
+        if hugeTags != nil {
+            clearHugeTag(child)
+            p.fence()
+        }
         atomic.store(Child(free: 0).raw, ordering: .releasing)
         p.stored(entryLine(child), truth: false)
     }
@@ -265,6 +319,7 @@ public struct Lower<P: Persistence> {
             p.stored(entryLine(c), truth: true)
         }
         flushEntries(0, geometry.children)
+        formatTags()
         p.fence()
     }
 
@@ -363,6 +418,17 @@ public struct Lower<P: Persistence> {
             let e = child(c)
             let bf = bitfield(c)
             if e.huge {
+                if hugeTags != nil {
+                    let group = 1 << e.span
+                    let t = hugeTag(c)
+                    if c & (group - 1) == 0 {
+                        if !t.tags(span: e.span) { problems.append("child \(c): huge run of \(group) children is not tagged (\(t))") }
+                    } else if t.raw != 0 { problems.append("child \(c): tagged (\(t)) inside a huge run") }
+                    for f in 0..<Geometry.childFrames where frameTag(UInt64(c * Geometry.childFrames + f)).raw != 0 {
+                        problems.append("child \(c): frame tag under a huge child")
+                        break
+                    }
+                }
                 if geometry.framesIn(child: c) < Geometry.childFrames { problems.append("child \(c): huge but partial") }
                 if !bf.all(0) { problems.append("child \(c): huge but its bitfield is not empty") }
                 if e.free != 0 { problems.append("child \(c): huge with counter \(e.free)") }
@@ -377,6 +443,7 @@ public struct Lower<P: Persistence> {
                     }
                 }
             } else {
+                if tags != nil { problems += tagProblems(c) }
                 let free = Geometry.childFrames - bf.allocated()
                 if e.free != free { problems.append("child \(c): counter \(e.free) but bitfield has \(free) free") }
                 if e.span != 0 { problems.append("child \(c): left locked by a split") }

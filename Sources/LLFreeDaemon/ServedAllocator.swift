@@ -20,14 +20,19 @@ extension ServedAllocator {
     var cores: Int { llfree.cores }
 
     @inline(__always)
-    func get(order: Int, core: Int, kind: Kind, into frames: UnsafeMutableBufferPointer<UInt64>) -> (count: Int, error: LLFreeError?) {
-        llfree.get(order: order, core: core, kind: kind, into: frames)
+    func get(order: Int, core: Int, kind: Kind, owner: OwnerID, into frames: UnsafeMutableBufferPointer<UInt64>) -> (count: Int, error: LLFreeError?) {
+        llfree.get(order: order, core: core, kind: kind, owner: owner, into: frames)
     }
 
     @inline(__always)
-    func put(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, failed: (Int, LLFreeError) -> Void) -> Int {
-        llfree.put(frames: frames, order: order, core: core, failed: failed)
+    func put(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, owner: OwnerID, failed: (Int, LLFreeError) -> Void) -> Int {
+        llfree.put(frames: frames, order: order, core: core, owner: owner, failed: failed)
     }
+
+    var hasOwners: Bool { llfree.hasOwners }
+    func held(by owner: OwnerID) -> Int { llfree.held(by: owner) }
+    func runs(of owner: OwnerID, from: UInt64, limit: Int) -> (runs: [OwnedRun], next: UInt64?) { llfree.runs(of: owner, from: from, limit: limit) }
+    var isSettled: Bool { llfree.isSettled }
 
     func isFree(_ frame: UInt64, order: Int) throws(LLFreeError) -> Bool { try llfree.isFree(frame, order: order) }
     var freeFrames: Int { llfree.freeFrames }

@@ -38,6 +38,20 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case shuttingDown = 14
     /// The daemon failed in a way that is not the client's fault.
     case internalError = 15
+    /// A put of a run another owner holds (version 2): nothing changed.
+    case notOwner = 16
+    /// A get would exceed the owner's quota: served up to the quota (the shortfall of a get).
+    case quotaExceeded = 17
+    /// No owner of that name exists (and the request does not create one).
+    case unknownOwner = 18
+    /// The peer may not act for that owner, or the request needs an administrator.
+    case notPermitted = 19
+    /// The request needs an attached owner and the connection has none.
+    case notAttached = 20
+    /// The owner table is full: no owner can be created until one is removed.
+    case ownerTableFull = 21
+    /// The owner still holds frames (remove), or exists with another kind (attach).
+    case ownerBusy = 22
 
     public var description: String {
         switch self {
@@ -56,6 +70,13 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .accessDenied: return "access denied"
         case .shuttingDown: return "shutting down"
         case .internalError: return "internal error"
+        case .notOwner: return "not owner"
+        case .quotaExceeded: return "quota exceeded"
+        case .unknownOwner: return "unknown owner"
+        case .notPermitted: return "not permitted"
+        case .notAttached: return "not attached"
+        case .ownerTableFull: return "owner table full"
+        case .ownerBusy: return "owner busy"
         }
     }
 }

@@ -14,10 +14,19 @@ public protocol FrameAllocator: AnyObject, Sendable {
     var geometry: Geometry { get }
     /// Cores the allocator has reservations for; the server uses one per event loop.
     var cores: Int { get }
-    /// Allocates up to `frames.count` runs; returns how many and, if fewer, why.
-    func get(order: Int, core: Int, kind: Kind, into frames: UnsafeMutableBufferPointer<UInt64>) -> (count: Int, error: LLFreeError?)
-    /// Frees each run in `frames`; calls `failed` for each refused one; returns how many were freed.
-    func put(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, failed: (Int, LLFreeError) -> Void) -> Int
+    /// Allocates up to `frames.count` runs for `owner`; returns how many and, if fewer, why.
+    func get(order: Int, core: Int, kind: Kind, owner: OwnerID, into frames: UnsafeMutableBufferPointer<UInt64>) -> (count: Int, error: LLFreeError?)
+    /// Frees each run in `frames` that `owner` holds (``Owners/any``: whoever holds it); calls
+    /// `failed` for each refused one; returns how many were freed.
+    func put(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, owner: OwnerID, failed: (Int, LLFreeError) -> Void) -> Int
+    /// Whether frames carry owner tags.
+    var hasOwners: Bool { get }
+    /// Frames `owner` holds.
+    func held(by owner: OwnerID) -> Int
+    /// The runs `owner` holds from frame `from` on, at most `limit`, and where to continue.
+    func runs(of owner: OwnerID, from: UInt64, limit: Int) -> (runs: [OwnedRun], next: UInt64?)
+    /// Whether every tree's tags are settled.
+    var isSettled: Bool { get }
     /// Whether the run of 2^`order` frames at `frame` is free.
     func isFree(_ frame: UInt64, order: Int) throws(LLFreeError) -> Bool
     /// Free frames.

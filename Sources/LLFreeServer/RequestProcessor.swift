@@ -90,7 +90,7 @@ public struct RequestProcessor<A: FrameAllocator> {
             }
             var error: LLFreeError? = nil
             let frames = [UInt64](unsafeUninitializedCapacity: Int(count)) { buffer, initialized in
-                let result = allocator.get(order: Int(order), core: core, kind: Kind(kind), into: buffer)
+                let result = allocator.get(order: Int(order), core: core, kind: Kind(kind), owner: Owners.any, into: buffer)
                 initialized = result.count
                 error = result.error
             }
@@ -99,7 +99,7 @@ public struct RequestProcessor<A: FrameAllocator> {
             if let error {
                 switch error {
                 case .outOfMemory: shortfall = .outOfMemory
-                case .invalidArgument, .notAllocated, .notFree: shortfall = .internalError
+                case .invalidArgument, .notAllocated, .notFree, .notOwner: shortfall = .internalError
                 }
                 if frames.isEmpty { counters.add(.errors, core: core) }
             }
@@ -130,10 +130,11 @@ public struct RequestProcessor<A: FrameAllocator> {
             }
             let batch = allValid ? frames : valid
             let freed = batch.withUnsafeBufferPointer { buffer in
-                allocator.put(frames: buffer, order: Int(order), core: core) { index, error in
+                allocator.put(frames: buffer, order: Int(order), core: core, owner: Owners.any) { index, error in
                     let at = allValid ? index : indices[index]
                     switch error {
                     case .notAllocated: results[at] = .notAllocated
+                    case .notOwner: results[at] = .notOwner
                     case .invalidArgument: results[at] = .invalidFrame
                     case .outOfMemory, .notFree: results[at] = .internalError
                     }

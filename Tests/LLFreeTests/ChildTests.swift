@@ -32,16 +32,16 @@ import Testing
         #expect(lower.child(1) == Child(free: 0, huge: true))
         #expect(!lower.takeHuge(start: 1, span: 0))
         // Freeing one base frame splits it: 511 frames stay allocated.
-        try lower.put(frame: 512 + 3, order: 0, waiting: Yielding())
+        try lower.put(frame: 512 + 3, order: 0, owner: Owners.any, waiting: Yielding())
         #expect(lower.child(1) == Child(free: 1))
         #expect(lower.bitfield(1).allocated() == 511)
         // An order-9 put of a split child is an order mismatch.
-        #expect(throws: LLFreeError.notAllocated(frame: 512, order: 9)) { try lower.put(frame: 512, order: 9, waiting: Yielding()) }
+        #expect(throws: LLFreeError.notAllocated(frame: 512, order: 9)) { try lower.put(frame: 512, order: 9, owner: Owners.any, waiting: Yielding()) }
         // Two children as one order-10 run: parts of it cannot be freed alone.
         #expect(lower.takeHuge(start: 2, span: 1))
-        #expect(throws: LLFreeError.self) { try lower.put(frame: 1024, order: 9, waiting: Yielding()) }
-        #expect(throws: LLFreeError.self) { try lower.put(frame: 1536, order: 0, waiting: Yielding()) }
-        try lower.put(frame: 1024, order: 10, waiting: Yielding())
+        #expect(throws: LLFreeError.self) { try lower.put(frame: 1024, order: 9, owner: Owners.any, waiting: Yielding()) }
+        #expect(throws: LLFreeError.self) { try lower.put(frame: 1536, order: 0, owner: Owners.any, waiting: Yielding()) }
+        try lower.put(frame: 1024, order: 10, owner: Owners.any, waiting: Yielding())
         #expect(lower.child(2) == Child(free: 512) && lower.child(3) == Child(free: 512))
         #expect(lower.validate().isEmpty)
     }

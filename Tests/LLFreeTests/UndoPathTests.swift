@@ -88,7 +88,7 @@ struct InterferingPersistence: Persistence {
         #expect(s.lower.takeHuge(start: 0, span: 1))
         s.recorder.events = []
         s.recorder.interfere = { s.lower.entry(1).store(Child(free: 512).raw, ordering: .relaxed) }
-        #expect(throws: LLFreeError.notAllocated(frame: 0, order: 10)) { try s.lower.put(frame: 0, order: 10, waiting: Yielding()) }
+        #expect(throws: LLFreeError.notAllocated(frame: 0, order: 10)) { try s.lower.put(frame: 0, order: 10, owner: Owners.any, waiting: Yielding()) }
         #expect(s.lower.child(0) == Child(free: 0, huge: true, span: 1))
         #expect(s.tail == [.flush, .fence])
     }
