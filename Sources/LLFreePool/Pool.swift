@@ -51,13 +51,16 @@ public final class Pool: @unchecked Sendable {
     ///   - force: overwrite an existing file (it is truncated first, so no old content survives);
     ///     without it an existing file is refused.
     ///   - durability: how the format itself is made durable.
+    ///   - ownerCapacity: entries of the owner table, 1...4095 (format version 2); nil writes a
+    ///     version-1 pool without owners (only for tests of old pools).
     /// - Returns: the header written and the durability used.
     /// - Throws: ``PoolError``: `.exists`, `.locked` (someone has it open), `.invalidArgument`
     ///   (size), `.system`. Refusals change nothing; a failure after truncation says so.
     @discardableResult
     public static func format(path: String, frames: UInt64, treeChildren: Int = Geometry.defaultTreeChildren,
+                              ownerCapacity: Int? = PoolLayout.defaultOwnerCapacity,
                               force: Bool = false, durability: DurabilityRequest = .automatic) throws(PoolError) -> (header: PoolHeader, durability: Durability) {
-        let layout = try PoolLayout(frames: frames, treeChildren: treeChildren, file: path)
+        let layout = try PoolLayout(frames: frames, treeChildren: treeChildren, ownerCapacity: ownerCapacity, file: path)
         var created = true
         let file: PoolFile
         do {
@@ -98,10 +101,10 @@ public final class Pool: @unchecked Sendable {
             switch chosen.mode {
             case .pmem, .cpuCache:
                 header = try PoolImage.format(base: mapping.base, length: mapping.length, persistence: PmemPersistence(),
-                                              frames: frames, treeChildren: treeChildren, name: path)
+                                              frames: frames, treeChildren: treeChildren, ownerCapacity: ownerCapacity, name: path)
             case .msync:
                 header = try PoolImage.format(base: mapping.base, length: mapping.length, persistence: MsyncPersistence(),
-                                              frames: frames, treeChildren: treeChildren, name: path)
+                                              frames: frames, treeChildren: treeChildren, ownerCapacity: ownerCapacity, name: path)
             }
         } catch {
             throw fail(PoolError(file: path, reason: error.reason, unchanged: false))

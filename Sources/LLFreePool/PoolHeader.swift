@@ -11,8 +11,10 @@ import Glibc
 public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
     /// "LLFREEPL" read as a little-endian UInt64.
     public static let magic: UInt64 = 0x4C50_4545_5246_4C4C
-    /// The format version this build writes and reads.
-    public static let version: UInt64 = 1
+    /// The format version this build writes: 2, with owner tags and an owner table.
+    public static let version: UInt64 = 2
+    /// Versions this build reads: 1 (no owners: opened in legacy mode) and 2.
+    public static let readableVersions: ClosedRange<UInt64> = 1...2
 
     /// Word indices (offset = 8 * index) of the fields.
     enum Word {
@@ -32,8 +34,13 @@ public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
         static let fileSize = 14
         static let creationTime = 15
         static let checksum = 16
-        /// Words 0..<16 are covered by the checksum.
+        /// Words 0..<16 are covered by the checksum; in version 2 also words 17..<20.
         static let checksummed = 16
+        /// Version 2: the owner table's offset and capacity, and the frame tags' offset.
+        static let ownerTableOffset = 17
+        static let ownerCapacity = 18
+        static let tagsOffset = 19
+        static let checksummedV2 = 20
         /// On its own 64-byte line (bytes 192...199).
         static let state = 24
     }
@@ -69,11 +76,15 @@ public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
         self.layout = layout
     }
 
-    /// The 17 words 0...16: immutable fields and their checksum, magic included.
+    /// The format version (1: no owners).
+    public var version: UInt64 { layout.version }
+
+    /// The immutable words with their checksum, magic included: 0...16 in version 1, 0...19 in
+    /// version 2.
     func immutableWords() -> [UInt64] {
-        var w = [UInt64](repeating: 0, count: Word.checksum + 1)
+        var w = [UInt64](repeating: 0, count: layout.ownerCapacity == nil ? Word.checksum + 1 : Word.checksummedV2)
         w[Word.magic] = PoolHeader.magic
-        w[Word.version] = PoolHeader.version
+        w[Word.version] = layout.version
         w[Word.uuid] = uuid[0..<8].reversed().reduce(0) { $0 << 8 | UInt64($1) }
         w[Word.uuid + 1] = uuid[8..<16].reversed().reduce(0) { $0 << 8 | UInt64($1) }
         w[Word.frameSize] = UInt64(Geometry.frameSize)
@@ -88,8 +99,18 @@ public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
         w[Word.framesLength] = layout.framesLength
         w[Word.fileSize] = layout.fileSize
         w[Word.creationTime] = creationTime
-        w[Word.checksum] = PoolHeader.checksum(w[0..<Word.checksummed])
+        if let capacity = layout.ownerCapacity {
+            w[Word.ownerTableOffset] = UInt64(layout.ownerTableOffset)
+            w[Word.ownerCapacity] = UInt64(capacity)
+            w[Word.tagsOffset] = UInt64(layout.tagsOffset)
+        }
+        w[Word.checksum] = PoolHeader.checksum(Self.checksummed(w, version: layout.version))
         return w
+    }
+
+    /// The words the checksum covers, in order.
+    static func checksummed(_ words: [UInt64], version: UInt64) -> [UInt64] {
+        Array(words[0..<Word.checksummed]) + (version >= 2 ? Array(words[(Word.checksum + 1)..<Word.checksummedV2]) : [])
     }
 
     /// FNV-1a (64 bit) over the little-endian bytes of `words`.
@@ -121,11 +142,11 @@ public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
             throw PoolError(file: file, reason: .truncated(size: UInt64(length), needed: UInt64(PoolLayout.headerLength)))
         }
         let version = word(Word.version)
-        guard version == PoolHeader.version else {
+        guard readableVersions.contains(version) else {
             throw PoolError(file: file, reason: .wrongVersion(found: version, supported: PoolHeader.version))
         }
         let stored = word(Word.checksum)
-        let computed = checksum((0..<Word.checksummed).map(word))
+        let computed = checksum(checksummed((0..<Word.checksummedV2).map(word), version: version))
         guard stored == computed else { throw PoolError(file: file, reason: .badChecksum(stored: stored, computed: computed)) }
         guard word(Word.frameSize) == UInt64(Geometry.frameSize) else {
             throw PoolError(file: file, reason: .corrupt("frame size \(word(Word.frameSize)), this build supports \(Geometry.frameSize)"))
@@ -134,13 +155,17 @@ public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
         guard treeChildren <= UInt64(Geometry.maxTreeChildren) else {
             throw PoolError(file: file, reason: .corrupt("tree size \(treeChildren) children is above \(Geometry.maxTreeChildren)"))
         }
+        let capacity = version >= 2 ? word(Word.ownerCapacity) : nil
+        if let capacity, capacity < 1 || capacity > UInt64(PoolLayout.maxOwnerCapacity) {
+            throw PoolError(file: file, reason: .corrupt("owner capacity \(capacity) is outside 1...\(PoolLayout.maxOwnerCapacity)"))
+        }
         let layout: PoolLayout
         do {
-            layout = try PoolLayout(frames: word(Word.frames), treeChildren: Int(treeChildren), file: file)
+            layout = try PoolLayout(frames: word(Word.frames), treeChildren: Int(treeChildren), ownerCapacity: capacity.map { Int($0) }, file: file)
         } catch {
             throw PoolError(file: file, reason: .corrupt("frame count \(word(Word.frames)) and tree size \(treeChildren) are not a supported geometry"))
         }
-        let expected: [(String, Int, UInt64)] = [
+        var expected: [(String, Int, UInt64)] = [
             ("header length", Word.headerLength, UInt64(PoolLayout.headerLength)),
             ("bitfields offset", Word.bitfieldsOffset, UInt64(layout.bitfieldsOffset)),
             ("bitfields length", Word.bitfieldsLength, UInt64(layout.bitfieldsLength)),
@@ -150,6 +175,10 @@ public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
             ("frames length", Word.framesLength, layout.framesLength),
             ("file size", Word.fileSize, layout.fileSize),
         ]
+        if version >= 2 {
+            expected += [("owner table offset", Word.ownerTableOffset, UInt64(layout.ownerTableOffset)),
+                         ("frame tags offset", Word.tagsOffset, UInt64(layout.tagsOffset))]
+        }
         for (name, index, value) in expected where word(index) != value {
             throw PoolError(file: file, reason: .corrupt("\(name) is \(word(index)), the geometry gives \(value)"))
         }
@@ -179,6 +208,6 @@ public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "pool \(uuidString): \(layout.geometry), file \(layout.fileSize) bytes, frames at \(layout.framesOffset), \(state)"
+        "pool \(uuidString) (format \(version)\(layout.ownerCapacity.map { ", \($0) owners" } ?? ", no owners")): \(layout.geometry), file \(layout.fileSize) bytes, frames at \(layout.framesOffset), \(state)"
     }
 }

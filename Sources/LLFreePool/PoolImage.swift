@@ -20,6 +20,8 @@ public struct PoolImage<P: Persistence>: @unchecked Sendable {
     public let header: PoolHeader
     /// The allocator. Valid until ``close()`` or until the region is unmapped.
     public let allocator: LLFree<P>
+    /// The owner table (format version 2); nil for a version-1 pool, whose frames have no owner.
+    public let owners: OwnerTable<P>?
     /// What open found and did.
     public let report: OpenReport
     @usableFromInline let persistence: P
@@ -32,18 +34,22 @@ public struct PoolImage<P: Persistence>: @unchecked Sendable {
     /// pool or is refused as "not a pool": (1) if a magic is present, it is cleared and made
     /// durable; (2) the metadata is written, flushed and fenced (``Lower/format()``); (3) every
     /// header word but the magic, including the clean state, is written, flushed and fenced;
-    /// (4) the magic is written, flushed and fenced. Only (4) makes the region a pool.
+    /// (4) the magic is written, flushed and fenced. Only (4) makes the region a pool. The owner
+    /// table (version 2) is zeroed with the metadata in (2).
     /// - Parameters:
     ///   - length: readable and writable bytes at `base`; at least the layout's `imageLength`.
     ///   - uuid: 16 bytes; random when nil.
     ///   - creationTime: nanoseconds since the Unix epoch; now when nil.
+    ///   - ownerCapacity: entries of the owner table (format version 2); nil formats version 1,
+    ///     without owners (for tests of old pools).
     /// - Throws: ``PoolError`` for an unsupported geometry or a region that is too short, before
     ///   anything is written.
     @discardableResult
     public static func format(base: UnsafeMutableRawPointer, length: Int, persistence: P, frames: UInt64,
                               treeChildren: Int = Geometry.defaultTreeChildren, uuid: [UInt8]? = nil,
-                              creationTime: UInt64? = nil, name: String) throws(PoolError) -> PoolHeader {
-        let layout = try PoolLayout(frames: frames, treeChildren: treeChildren, file: name)
+                              creationTime: UInt64? = nil, ownerCapacity: Int? = PoolLayout.defaultOwnerCapacity,
+                              name: String) throws(PoolError) -> PoolHeader {
+        let layout = try PoolLayout(frames: frames, treeChildren: treeChildren, ownerCapacity: ownerCapacity, file: name)
         guard length >= layout.imageLength else {
             throw PoolError(file: name, reason: .truncated(size: UInt64(length), needed: UInt64(layout.imageLength)))
         }
@@ -65,6 +71,10 @@ public struct PoolImage<P: Persistence>: @unchecked Sendable {
         }
         // (2) Metadata: every frame free.
         Lower(geometry: layout.geometry, region: base + layout.metadataOffset, persistence: p).format()
+        if let capacity = layout.ownerCapacity {
+            OwnerTable.format(base: base + layout.ownerTableOffset, capacity: capacity, persistence: p)
+            p.fence()
+        }
         // (3) The header without its magic; the rest of the block zero. Only changed lines
         // are flushed.
         let immutable = header.immutableWords()
@@ -96,8 +106,14 @@ public struct PoolImage<P: Persistence>: @unchecked Sendable {
 
     // MARK: Open
 
-    /// Opens the pool in `base`: validates the header, makes the dirty state durable, runs the
-    /// recovery scan if the pool was not closed cleanly, and builds the upper level.
+    /// Opens the pool in `base`: validates the header and the owner table, makes the dirty state
+    /// durable, runs the recovery scan if the pool was not closed cleanly, and builds the upper
+    /// level.
+    ///
+    /// With owners (version 2) the frame tags are not read here: every tree starts unsettled and
+    /// is settled (``LLFree/settleAll()``) the first time a get or put needs it, or by whoever
+    /// calls ``LLFree/settleNext()`` in the background. Settling keeps the runs of live
+    /// persistent owners and frees the rest (ephemeral owners', untagged allocations).
     ///
     /// Nothing is written before every check passed, so a refusal leaves the region unchanged.
     /// - Parameters:
@@ -114,6 +130,10 @@ public struct PoolImage<P: Persistence>: @unchecked Sendable {
         let header = try PoolHeader.read(from: base, length: length, file: name)
         guard length >= header.layout.imageLength else {
             throw PoolError(file: name, reason: .truncated(size: UInt64(length), needed: UInt64(header.layout.imageLength)))
+        }
+        var owners: OwnerTable<P>? = nil
+        if let capacity = header.layout.ownerCapacity {
+            owners = try OwnerTable(base: base + header.layout.ownerTableOffset, capacity: capacity, persistence: persistence, file: name)
         }
         let headerCheck = clock.now - start
 
@@ -134,7 +154,12 @@ public struct PoolImage<P: Persistence>: @unchecked Sendable {
         start = clock.now
         let allocator: LLFree<P>
         do {
-            allocator = try LLFree(lower: lower, cores: cores)
+            if let owners {
+                let keeping = owners.keeping
+                allocator = try LLFree(lower: lower, cores: cores, settled: false, keep: { keeping.keeps($0) })
+            } else {
+                allocator = try LLFree(lower: lower, cores: cores)
+            }
         } catch {
             // Unreachable: the core count was checked above; kept typed rather than trapping.
             throw PoolError(file: name, reason: .invalidArgument(error.description), unchanged: false)
@@ -144,7 +169,7 @@ public struct PoolImage<P: Persistence>: @unchecked Sendable {
         let report = OpenReport(wasDirty: !header.state.clean, generation: generation, recovery: recovery,
                                 headerCheck: headerCheck, markDirty: markDirty, recoveryScan: scan, upperLevel: upper)
         return PoolImage(name: name, base: base, length: length, header: header, allocator: allocator,
-                         report: report, persistence: p)
+                         owners: owners, report: report, persistence: p)
     }
 
     // MARK: Close
@@ -152,6 +177,8 @@ public struct PoolImage<P: Persistence>: @unchecked Sendable {
     /// Closes the pool: drains every reservation, persists every child entry, then makes the
     /// clean state durable. No get or put may run during or after this call.
     public func close() {
+        // Settling may free frames (ephemeral owners'); a clean pool must hold settled tags.
+        allocator.settleAll()
         allocator.drainAll()
         allocator.lower.persistAll()
         store(Self.headerWords(base), PoolHeader.Word.state, PoolState(clean: true, generation: report.generation).raw)
@@ -168,7 +195,7 @@ public struct PoolImage<P: Persistence>: @unchecked Sendable {
         var report = self.report
         change(&report)
         return PoolImage(name: name, base: base, length: length, header: header, allocator: allocator,
-                         report: report, persistence: persistence)
+                         owners: owners, report: report, persistence: persistence)
     }
 
     // MARK: Stores

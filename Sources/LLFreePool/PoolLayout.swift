@@ -1,6 +1,7 @@
 // Where each area of a pool lies: header block, LLFree metadata (exactly the core's Geometry
-// layout), frames area aligned to 2 MiB. Computed from the frame count and tree size alone, so
-// open can recompute it and refuse a header whose recorded offsets disagree.
+// layout, with owner tags in format version 2), the owner table (version 2), frames area aligned
+// to 2 MiB. Computed from the frame count, tree size and owner capacity alone, so open can
+// recompute it and refuse a header whose recorded offsets disagree.
 
 import LLFree
 
@@ -10,6 +11,21 @@ public struct PoolLayout: Sendable, Equatable {
     public static let headerLength = 4096
     /// Alignment of the frames area in the file, so frames can be mapped with 2 MiB pages.
     public static let framesAlignment = 2 << 20
+    /// Owners a pool holds unless its format says otherwise.
+    public static let defaultOwnerCapacity = 1024
+    /// Most owners a pool can hold: owner numbers are 12 bits, 0 meaning "none".
+    public static let maxOwnerCapacity = Int(Owners.maxOwner)
+
+    /// The format version: 1 (no owners) or 2 (owner tags and owner table).
+    public var version: UInt64 { ownerCapacity == nil ? 1 : 2 }
+    /// Entries of the owner table (version 2); nil for a version-1 pool.
+    public let ownerCapacity: Int?
+    /// Start of the owner table (version 2; equal to the end of the metadata otherwise).
+    public let ownerTableOffset: Int
+    /// Bytes of the owner table: ``OwnerTable/entrySize`` per entry.
+    public let ownerTableLength: Int
+    /// Start of the frame tags (version 2; equal to the owner table's offset otherwise).
+    public var tagsOffset: Int { metadataOffset + geometry.tagsOffset }
 
     /// The allocator's geometry.
     public let geometry: Geometry
@@ -23,7 +39,8 @@ public struct PoolLayout: Sendable, Equatable {
     public let bitfieldsLength: Int
     /// Start of the 16-bit child entries.
     public let childrenOffset: Int
-    /// Bytes of child entries, padded to a 64-byte line.
+    /// Bytes of child entries, padded to a 64-byte line (the owner tags that follow them in
+    /// version 2 are not included).
     public let childrenLength: Int
     /// Start of the frames area: frame `n` is at `framesOffset + n * 4096`.
     public let framesOffset: UInt64
@@ -34,26 +51,43 @@ public struct PoolLayout: Sendable, Equatable {
 
     /// Bytes of the part the allocator reads and writes: header block and metadata. An image
     /// handed to ``PoolImage`` needs at least this much; the frames area is never touched.
-    public var imageLength: Int { metadataOffset + metadataLength }
+    public var imageLength: Int { ownerTableOffset + ownerTableLength }
 
-    /// The layout for `frames` frames in trees of `treeChildren` children.
-    /// - Throws: ``PoolError/Reason/invalidArgument(_:)`` (naming `file`) for a frame count or tree
-    ///   size the allocator does not support.
-    public init(frames: UInt64, treeChildren: Int, file: String) throws(PoolError) {
+    /// The layout for `frames` frames in trees of `treeChildren` children, with an owner table of
+    /// `ownerCapacity` entries (format version 2), or without owners (version 1) when nil.
+    /// - Throws: ``PoolError/Reason/invalidArgument(_:)`` (naming `file`) for a frame count, tree
+    ///   size or owner capacity the allocator does not support.
+    public init(frames: UInt64, treeChildren: Int, ownerCapacity: Int? = PoolLayout.defaultOwnerCapacity, file: String) throws(PoolError) {
+        if let ownerCapacity, ownerCapacity < 1 || ownerCapacity > PoolLayout.maxOwnerCapacity {
+            throw PoolError(file: file, reason: .invalidArgument("owner capacity \(ownerCapacity) is outside 1...\(PoolLayout.maxOwnerCapacity)"))
+        }
         do {
-            geometry = try Geometry(frames: frames, treeChildren: treeChildren)
+            geometry = try Geometry(frames: frames, treeChildren: treeChildren, owners: ownerCapacity != nil)
         } catch {
             throw PoolError(file: file, reason: .invalidArgument(error.description))
         }
+        self.ownerCapacity = ownerCapacity
         metadataOffset = PoolLayout.headerLength
         metadataLength = geometry.metadataSize
         bitfieldsOffset = metadataOffset
         bitfieldsLength = geometry.childrenOffset
         childrenOffset = metadataOffset + geometry.childrenOffset
-        childrenLength = geometry.metadataSize - geometry.childrenOffset
+        childrenLength = geometry.tagsOffset - geometry.childrenOffset
+        ownerTableOffset = metadataOffset + metadataLength
+        ownerTableLength = (ownerCapacity ?? 0) * OwnerTableLayout.entrySize
         let align = UInt64(PoolLayout.framesAlignment)
-        framesOffset = (UInt64(metadataOffset + metadataLength) + align - 1) & ~(align - 1)
+        framesOffset = (UInt64(ownerTableOffset + ownerTableLength) + align - 1) & ~(align - 1)
         framesLength = frames * UInt64(Geometry.frameSize)
         fileSize = framesOffset + framesLength
     }
+}
+
+/// Byte layout of one owner-table entry (docs/pool-format.md, "Owner table").
+public enum OwnerTableLayout {
+    /// Bytes of one entry: four 64-byte lines.
+    public static let entrySize = 256
+    /// Most bytes of an owner's name.
+    public static let maxName = 64
+    /// Bytes of an owner's root value.
+    public static let rootSize = 64
 }
