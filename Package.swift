@@ -48,11 +48,12 @@ let package = Package(
         .testTarget(name: "LLFreeProtocolTests", dependencies: ["LLFreeProtocol"]),
         // The llfreed server: SwiftNIO Unix-socket server, one event loop per allocator core,
         // connections, request processing, access policy, counters. It knows an allocator
-        // interface (FrameAllocator), not the pool.
+        // interface (FrameAllocator) and an owner store (OwnerStore, the pool's owner table), not
+        // the pool file.
         .target(
             name: "LLFreeServer",
             dependencies: [
-                "LLFree", "LLFreeProtocol", "CPUAffinity", "CLinuxShims", "SystemCalls",
+                "LLFree", "LLFreeProtocol", "LLFreePool", "CPUAffinity", "CLinuxShims", "SystemCalls",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

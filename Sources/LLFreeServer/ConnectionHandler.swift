@@ -31,7 +31,9 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     /// Whether the limiter counts this connection (released when it closes).
     private var counted = false
     private var machine: ConnectionStateMachine
-    private var peer = PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max)
+    private var peer: PeerCredentials { session.peer }
+    /// The peer, its protocol version and the owner it acts for.
+    private var session = ClientSession(peer: PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max))
     /// The linger timer of a draining connection.
     private var lingerTimer: Scheduled<Void>?
 
@@ -51,7 +53,7 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         var refusal: String?
         switch PeerCredentials.read(from: context.channel) {
         case .success(let credentials):
-            peer = credentials
+            session.peer = credentials
             refusal = policy.refusal(of: credentials)
             if refusal == nil {
                 refusal = limiter.admit(credentials.uid)
@@ -88,8 +90,11 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         machine.closed()
         lingerTimer?.cancel()
         lingerTimer = nil
-        // Frames belong to the pool, not to the connection: nothing is freed here.
-        logger.debug("disconnected", metadata: ["peer": "\(peer)"])
+        // Frames belong to their owner, not to the connection: only an ephemeral owner's last
+        // connection frees them (a get in flight has been answered or not started: requests
+        // run on this loop).
+        processor.closed(session)
+        logger.debug("disconnected", metadata: ["peer": "\(peer)", "owner": "\(session.owner.map(\.name) ?? "none")"])
         context.fireChannelInactive()
     }
 
@@ -214,7 +219,7 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         case .request(let message):
             let clock = ContinuousClock()
             let start = metrics == nil ? nil : clock.now
-            guard let answered = processor.processWithoutScanning(message) else {
+            guard let answered = processor.processWithoutScanning(message, session: &session) else {
                 awaitScan(for: message, context: context)
                 return
             }

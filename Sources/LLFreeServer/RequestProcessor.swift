@@ -3,6 +3,7 @@
 // bad request changes nothing. Independent of NIO, so it is tested directly.
 
 import LLFree
+import LLFreePool
 import LLFreeProtocol
 
 /// Serves requests from one allocator core. Not thread-safe per instance: each event loop has
@@ -15,9 +16,15 @@ public struct RequestProcessor<A: FrameAllocator> {
     /// Where the pool's part of stats is kept between changes; the server shares one across its
     /// event loops.
     public let statsCache: StatsCache
+    /// The pool's owners; nil when its frames have no owner (a version-1 pool, or a volatile
+    /// allocator without tags): then every connection acts for one legacy owner.
+    public let owners: OwnerService?
 
-    public init(allocator: A, core: Int, pool: PoolDescription, counters: ServerCounters, statsCache: StatsCache = StatsCache()) {
+    public init(allocator: A, core: Int, pool: PoolDescription, counters: ServerCounters, statsCache: StatsCache = StatsCache(),
+                owners: OwnerService? = nil) {
         precondition(core >= 0 && core < allocator.cores, "core \(core) is outside the allocator's 0..<\(allocator.cores)")
+        precondition((owners != nil) == allocator.hasOwners, "an allocator with owner tags needs an owner table, and only it")
+        self.owners = owners
         self.allocator = allocator
         self.core = core
         self.pool = pool
@@ -25,20 +32,27 @@ public struct RequestProcessor<A: FrameAllocator> {
         self.statsCache = statsCache
     }
 
-    /// The hello reply body for this pool.
-    public var info: PoolInfo {
+    /// The hello reply body for this pool, for a connection that negotiated `version`.
+    public func info(version: UInt16 = Wire.version) -> PoolInfo {
         let g = allocator.geometry
-        return PoolInfo(version: UInt16(Wire.version), durability: pool.durability, maxOrder: UInt8(g.maxOrder),
+        return PoolInfo(version: version, durability: pool.durability, maxOrder: UInt8(Self.largestOrder(g)),
                         frameSize: UInt32(Geometry.frameSize), frames: g.frames, framesOffset: pool.framesOffset,
                         children: UInt32(g.children), treeChildren: UInt32(g.treeChildren), trees: UInt32(g.trees),
                         maxBatch: UInt32(Wire.maxBatch), cores: UInt16(clamping: allocator.cores), uuid: pool.uuid, path: pool.path)
     }
 
-    /// Answers `message`. Counts the operation (and errors). A stats whose snapshot is not
-    /// cached scans the pool on the calling thread.
-    public func process(_ message: RequestMessage) -> ReplyMessage {
+    /// The largest order a get can be served in this pool: the pool's maximum, or less when the
+    /// pool is smaller than a run of it.
+    static func largestOrder(_ g: Geometry) -> Int {
+        min(g.maxOrder, Int(63 - UInt64(g.frames).leadingZeroBitCount))
+    }
+
+    /// Answers `message` for the connection `session` (which an attach or hello changes).
+    /// Counts the operation (and errors). A stats whose snapshot is not cached scans the pool on
+    /// the calling thread.
+    public func process(_ message: RequestMessage, session: inout ClientSession) -> ReplyMessage {
         counters.add(.operations, core: core)
-        let reply = answer(message.request)
+        let reply = answer(message.request, session: &session)
         if case .error = reply { counters.add(.errors, core: core) }
         return ReplyMessage(id: message.id, reply)
     }
@@ -46,8 +60,8 @@ public struct RequestProcessor<A: FrameAllocator> {
     /// Answers `message` unless it is a stats whose snapshot is not cached: then nil, and the
     /// caller gets one with ``scanInBackground(then:)`` and answers with ``statsReply(to:using:)``,
     /// so that no event loop spends a scan's time.
-    func processWithoutScanning(_ message: RequestMessage) -> ReplyMessage? {
-        guard case .stats = message.request else { return process(message) }
+    func processWithoutScanning(_ message: RequestMessage, session: inout ClientSession) -> ReplyMessage? {
+        guard case .stats = message.request else { return process(message, session: &session) }
         guard let snapshot = statsCache.cached(generation: Self.generation(counters)) else { return nil }
         return statsReply(to: message, using: snapshot)
     }
@@ -73,29 +87,49 @@ public struct RequestProcessor<A: FrameAllocator> {
         return ReplyMessage(id: error.id ?? 0, .error(op: error.op ?? Wire.framingErrorOp, ReplyError(error.code, error.message)))
     }
 
-    func answer(_ request: Request) -> Reply {
+    func answer(_ request: Request, session: inout ClientSession) -> Reply {
         let g = allocator.geometry
         let op = request.operation.rawValue
         func fail(_ code: ErrorCode, _ text: String) -> Reply { .error(op: op, ReplyError(code, text)) }
+        if request.operation.minimumVersion > session.version {
+            return fail(.unknownOperation, "\(request.operation) needs protocol version \(request.operation.minimumVersion) (hello); this connection speaks \(session.version)")
+        }
         switch request {
         case .hello(let minVersion, let maxVersion):
-            guard (minVersion...maxVersion).contains(UInt16(Wire.version)) else {
-                return fail(.unsupportedVersion, "this daemon speaks version \(Wire.version) only, not \(minVersion)...\(maxVersion)")
+            guard minVersion <= Wire.version, maxVersion >= Wire.minVersion else {
+                return fail(.unsupportedVersion, "this daemon speaks versions \(Wire.minVersion)...\(Wire.version), not \(minVersion)...\(maxVersion)")
             }
-            return .hello(info)
+            session.version = min(maxVersion, Wire.version)
+            return .hello(info(version: session.version))
 
         case .get(let order, let count, let kind):
             guard Int(order) <= g.maxOrder else {
                 return fail(.invalidOrder, "order \(order) exceeds this pool's maximum \(g.maxOrder); nothing was allocated")
             }
+            let owner: OwnerRecord?
+            do { owner = try actingOwner(&session) } catch { return .error(op: op, error) }
+            // With a quota, the get asks for what the quota leaves and reports the rest short.
+            var wanted = Int(count)
+            var reserved = 0
+            if let owner, let owners, owner.quota != nil {
+                reserved = owners.reserve(owner, frames: Int(count) << Int(order), held: { allocator.held(by: owner.id) })
+                wanted = reserved >> Int(order)
+            }
             var error: LLFreeError? = nil
             let frames = [UInt64](unsafeUninitializedCapacity: Int(count)) { buffer, initialized in
-                let result = allocator.get(order: Int(order), core: core, kind: Kind(kind), owner: Owners.any, into: buffer)
+                guard wanted > 0 else { initialized = 0; return }
+                let result = allocator.get(order: Int(order), core: core, kind: Kind(kind), owner: owner?.id ?? Owners.any,
+                                           into: UnsafeMutableBufferPointer(rebasing: buffer[0..<wanted]))
                 initialized = result.count
                 error = result.error
             }
+            if let owner { owners?.unreserve(owner, reserved) }
             counters.add(.framesAllocated, UInt64(frames.count) << UInt64(order), core: core)
             var shortfall: ErrorCode? = nil
+            if wanted < Int(count) && error == nil {
+                shortfall = .quotaExceeded
+                if frames.isEmpty { counters.add(.errors, core: core) }
+            }
             if let error {
                 switch error {
                 case .outOfMemory: shortfall = .outOfMemory
@@ -128,9 +162,11 @@ public struct RequestProcessor<A: FrameAllocator> {
                     indices.append(i)
                 }
             }
+            let owner: OwnerRecord?
+            do { owner = try actingOwner(&session) } catch { return .error(op: op, error) }
             let batch = allValid ? frames : valid
             let freed = batch.withUnsafeBufferPointer { buffer in
-                allocator.put(frames: buffer, order: Int(order), core: core, owner: Owners.any) { index, error in
+                allocator.put(frames: buffer, order: Int(order), core: core, owner: owner?.id ?? Owners.any) { index, error in
                     let at = allValid ? index : indices[index]
                     switch error {
                     case .notAllocated: results[at] = .notAllocated
@@ -164,6 +200,9 @@ public struct RequestProcessor<A: FrameAllocator> {
 
         case .ping:
             return .ping
+
+        default:
+            return answerOwnerRequest(request, session: &session)
         }
     }
 

@@ -1,0 +1,23 @@
+// What the server knows about one connection beyond its bytes: who the peer is, which protocol
+// version it negotiated, and which owner it acts for.
+
+import LLFree
+import LLFreePool
+
+/// The per-connection state the request processor reads and changes.
+public struct ClientSession: Sendable {
+    /// The peer's credentials (SO_PEERCRED), as it connected.
+    public var peer: PeerCredentials
+    /// The protocol version negotiated by hello; 1 until a hello says otherwise.
+    public var version: UInt16 = 1
+    /// The owner this connection acts for: set by attach, or on a version-1 connection by the
+    /// first operation that needs one (the owner named after the peer's uid).
+    public var owner: OwnerRecord?
+
+    public init(peer: PeerCredentials) {
+        self.peer = peer
+    }
+
+    /// The name of the owner a connection acts for until it attaches: "uid-" and the peer's uid.
+    public static func implicitOwnerName(uid: UInt32) -> String { "uid-\(uid)" }
+}
