@@ -17,9 +17,14 @@ public struct ServerService<A: FrameAllocator>: Service {
     public let endpoint: MetricsEndpoint?
     /// Periodic liveness and status reports while serving.
     public let heartbeat: Heartbeat?
+    /// Settles the next tree's owner tags, false when none is left (``LLFree/settleNext()``):
+    /// run in the background from readiness on. nil for a pool without owners.
+    public let settle: (@Sendable () -> Bool)?
 
     public init(server: LLFreeServer<A>, endpoint: MetricsEndpoint? = nil, heartbeat: Heartbeat? = nil,
-                ready: @escaping @Sendable () -> Void = {}, stopping: @escaping @Sendable () -> Void = {}) {
+                ready: @escaping @Sendable () -> Void = {}, stopping: @escaping @Sendable () -> Void = {},
+                settle: (@Sendable () -> Bool)? = nil) {
+        self.settle = settle
         self.server = server
         self.endpoint = endpoint
         self.heartbeat = heartbeat
@@ -36,6 +41,17 @@ public struct ServerService<A: FrameAllocator>: Service {
             throw error
         }
         ready()
+        // Trees a request needs are settled on demand; the rest here, off the event loops, so
+        // that every owner's usage is complete soon after ready.
+        let settling = settle.map { settle in
+            Task.detached(priority: .background) { () async -> Void in
+                let clock = ContinuousClock()
+                let start = clock.now
+                var trees = 0
+                while settle() { trees += 1 }
+                server.logger.info("owner tags settled", metadata: ["trees": "\(trees)", "time": "\(clock.now - start)"])
+            }
+        }
         let beat = heartbeat.map { heartbeat in Task { await heartbeat.run(server) } }
         // Returns when shutdown is requested, throws when the task is cancelled; both end serving.
         try? await gracefulShutdown()
@@ -45,6 +61,8 @@ public struct ServerService<A: FrameAllocator>: Service {
         await beat?.value
         stopping()
         await server.shutdown()
+        // The pool is closed after this returns: nothing may still be settling then.
+        await settling?.value
         await endpoint?.shutdown()
     }
 }

@@ -23,16 +23,16 @@ struct ServiceMaker {
     /// The service for `allocator`, through its persistence type's concrete allocator class.
     func make(_ allocator: PoolAllocator) throws(DaemonError) -> any Service {
         switch allocator {
-        case .pmem(let image): return try make(PmemAllocator(image.allocator))
-        case .msync(let image): return try make(MsyncAllocator(image.allocator))
+        case .pmem(let image): return try make(PmemAllocator(image.allocator), owners: image.owners, settle: image.allocator.settleNext)
+        case .msync(let image): return try make(MsyncAllocator(image.allocator), owners: image.owners, settle: image.allocator.settleNext)
         }
     }
 
-    private func make<A: FrameAllocator>(_ served: A) throws(DaemonError) -> any Service {
+    private func make<A: FrameAllocator>(_ served: A, owners: (any OwnerStore)?, settle: @escaping @Sendable () -> Bool) throws(DaemonError) -> any Service {
         do {
             var configuration = self.configuration
             configuration.metrics = metrics?.metrics
-            let server = try LLFreeServer(allocator: served, pool: pool, configuration: configuration, logger: logger)
+            let server = try LLFreeServer(allocator: served, pool: pool, configuration: configuration, logger: logger, owners: owners)
             // The scrape only reads counters, so it sees the allocator as an existential and the
             // closure does not capture the persistence type.
             let allocator: any FrameAllocator = server.allocator
@@ -44,7 +44,8 @@ struct ServiceMaker {
                     return registry.emitToBuffer()
                 }
             }
-            return ServerService(server: server, endpoint: endpoint, heartbeat: heartbeat, ready: ready, stopping: stopping)
+            return ServerService(server: server, endpoint: endpoint, heartbeat: heartbeat, ready: ready, stopping: stopping,
+                                 settle: owners == nil ? nil : settle)
         } catch {
             throw .server(error)
         }

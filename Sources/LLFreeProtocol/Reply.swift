@@ -11,6 +11,15 @@ public enum Reply: Sendable, Equatable {
     case isFree(Bool)
     case stats(PoolStats)
     case ping
+    case attach(OwnerInfo)
+    case list(ListResult)
+    case release(ReleaseResult)
+    case rootGet(RootValue)
+    case rootSet(RootSwap)
+    case ownerInfo(OwnerInfo)
+    case owners(OwnerList)
+    case removeOwner
+    case setQuota(OwnerInfo)
     /// The request was refused as a whole; `op` is the request's op byte (or
     /// ``Wire/framingErrorOp`` when the request's header could not be read).
     case error(op: UInt8, ReplyError)
@@ -24,6 +33,15 @@ public enum Reply: Sendable, Equatable {
         case .isFree: return Operation.isFree.rawValue
         case .stats: return Operation.stats.rawValue
         case .ping: return Operation.ping.rawValue
+        case .attach: return Operation.attach.rawValue
+        case .list: return Operation.list.rawValue
+        case .release: return Operation.release.rawValue
+        case .rootGet: return Operation.rootGet.rawValue
+        case .rootSet: return Operation.rootSet.rawValue
+        case .ownerInfo: return Operation.ownerInfo.rawValue
+        case .owners: return Operation.owners.rawValue
+        case .removeOwner: return Operation.removeOwner.rawValue
+        case .setQuota: return Operation.setQuota.rawValue
         case .error(let op, _): return op
         }
     }

@@ -17,6 +17,25 @@ public enum Request: Sendable, Equatable {
     case stats
     /// An empty round trip.
     case ping
+    /// Version 2: act for the owner `name` from now on, creating it (of `kind`, with `quota`
+    /// frames at most, 0: no limit) if it does not exist and `create` is set.
+    case attach(name: String, kind: WireOwnerKind, create: Bool, quota: UInt64)
+    /// Version 2: up to `limit` runs `owner` holds (empty: the attached owner) from frame `from`.
+    case list(owner: String, from: UInt64, limit: UInt32)
+    /// Version 2: free everything `owner` (empty: the attached owner) holds.
+    case release(owner: String)
+    /// Version 2: the attached owner's root value.
+    case rootGet
+    /// Version 2: compare-and-set of the attached owner's root value.
+    case rootSet(expected: RootValue, new: RootValue)
+    /// Version 2: what the daemon knows of `owner` (empty: the attached owner).
+    case ownerInfo(owner: String)
+    /// Version 2: up to `limit` owners from owner number `from` on.
+    case owners(from: UInt16, limit: UInt16)
+    /// Version 2: remove `owner`, which must hold nothing and have no connection.
+    case removeOwner(owner: String)
+    /// Version 2: set `owner`'s quota (0: none; empty name: the attached owner).
+    case setQuota(owner: String, quota: UInt64)
 
     /// The operation code of this request.
     public var operation: Operation {
@@ -27,6 +46,15 @@ public enum Request: Sendable, Equatable {
         case .isFree: return .isFree
         case .stats: return .stats
         case .ping: return .ping
+        case .attach: return .attach
+        case .list: return .list
+        case .release: return .release
+        case .rootGet: return .rootGet
+        case .rootSet: return .rootSet
+        case .ownerInfo: return .ownerInfo
+        case .owners: return .owners
+        case .removeOwner: return .removeOwner
+        case .setQuota: return .setQuota
         }
     }
 }

@@ -4,8 +4,17 @@
 
 /// Fixed facts of the wire format shared by the codec, the server and the clients.
 public enum Wire {
-    /// The protocol version this codec speaks.
-    public static let version: UInt8 = 1
+    /// The header's version byte: the framing revision, 1 in every message of protocol versions
+    /// 1 and 2 (the protocol version is negotiated by hello, not carried per message).
+    public static let framing: UInt8 = 1
+    /// The highest protocol version this codec speaks.
+    public static let version: UInt16 = 2
+    /// The lowest protocol version this codec speaks.
+    public static let minVersion: UInt16 = 1
+    /// Most bytes of an owner's name.
+    public static let maxOwnerName = 64
+    /// Most owners one owners request may ask for.
+    public static let maxOwnerPage = 256
     /// Bytes of the length field that starts every message.
     public static let lengthSize = 4
     /// Bytes of a whole header, length field included: length u32, version u8, op u8,
@@ -47,6 +56,18 @@ public enum Operation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case isFree = 0x04
     case stats = 0x05
     case ping = 0x06
+    case attach = 0x07
+    case list = 0x08
+    case release = 0x09
+    case rootGet = 0x0A
+    case rootSet = 0x0B
+    case ownerInfo = 0x0C
+    case owners = 0x0D
+    case removeOwner = 0x0E
+    case setQuota = 0x0F
+
+    /// The protocol version a connection must have negotiated (hello) to send this operation.
+    public var minimumVersion: UInt16 { rawValue >= Operation.attach.rawValue ? 2 : 1 }
 
     public var description: String {
         switch self {
@@ -56,6 +77,15 @@ public enum Operation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .isFree: return "is-free"
         case .stats: return "stats"
         case .ping: return "ping"
+        case .attach: return "attach"
+        case .list: return "list"
+        case .release: return "release"
+        case .rootGet: return "root-get"
+        case .rootSet: return "root-set"
+        case .ownerInfo: return "owner-info"
+        case .owners: return "owners"
+        case .removeOwner: return "remove-owner"
+        case .setQuota: return "set-quota"
         }
     }
 }

@@ -27,6 +27,7 @@ extension WireCodec {
         case .stats(let stats): return size(body: statsFixedSize + 8 * stats.freeRuns.count)
         case .ping: return size(body: 0)
         case .error(_, let error): return size(body: messageBytes(error.message).count)
+        default: return size(body: ownerBodySize(message.reply))
         }
     }
 
@@ -97,6 +98,8 @@ extension WireCodec {
             w.write(uint64s: s.freeRuns)
         case .ping, .error:
             break
+        default:
+            writeOwnerBody(message.reply, &w)
         }
     }
 
@@ -211,6 +214,8 @@ extension WireCodec {
         case .ping:
             try require(bodySize == 0, .malformed, "ping reply body is \(bodySize) bytes, not 0", id: id, op: op)
             return ReplyMessage(id: id, .ping)
+        default:
+            return ReplyMessage(id: id, try decodeOwnerReply(operation, h.body, id: id, op: op))
         }
     }
 

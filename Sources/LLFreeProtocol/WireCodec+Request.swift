@@ -9,6 +9,7 @@ extension WireCodec {
         case .put(_, let frames): return size(body: 8 + 8 * frames.count)
         case .isFree: return size(body: 16)
         case .stats, .ping: return size(body: 0)
+        default: return size(body: ownerBodySize(message.request))
         }
     }
 
@@ -51,6 +52,8 @@ extension WireCodec {
             w.write(frame)
         case .stats, .ping:
             break
+        default:
+            writeOwnerBody(message.request, &w)
         }
     }
 
@@ -107,6 +110,8 @@ extension WireCodec {
         case .ping:
             try require(bodySize == 0, .malformed, "ping body is \(bodySize) bytes, not 0", id: id, op: op)
             return RequestMessage(id: id, .ping)
+        default:
+            return RequestMessage(id: id, try decodeOwnerRequest(operation, h.body, id: id, op: op))
         }
     }
 

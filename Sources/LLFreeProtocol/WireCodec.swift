@@ -52,8 +52,8 @@ public enum WireCodec {
         }
         let version = r.read(UInt8.self)!, op = r.read(UInt8.self)!, status = r.read(UInt16.self)!, id = r.read(UInt64.self)!
         let body = r.readBytes(r.remaining)!
-        guard version == Wire.version else {
-            throw ProtocolError(.unsupportedVersion, "message version \(version) is not the version \(Wire.version) this peer speaks", id: id, op: op)
+        guard version == Wire.framing else {
+            throw ProtocolError(.unsupportedVersion, "header version byte \(version) is not \(Wire.framing), the framing of every protocol version this peer speaks", id: id, op: op)
         }
         return Header(version: version, op: op, status: status, id: id, body: body)
     }
@@ -66,7 +66,7 @@ public enum WireCodec {
     @inline(__always)
     static func writeHeader(_ w: inout ByteWriter, size: Int, op: UInt8, status: UInt16, id: UInt64) {
         w.write(UInt32(size - Wire.lengthSize))
-        w.write(Wire.version)
+        w.write(Wire.framing)
         w.write(op)
         w.write(status)
         w.write(id)

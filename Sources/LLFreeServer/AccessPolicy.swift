@@ -13,11 +13,18 @@ public struct AccessPolicy: Sendable, Equatable, CustomStringConvertible {
     /// Groups admitted: a peer is admitted if its primary gid (SO_PEERCRED) or one of its
     /// supplementary gids (SO_PEERGROUPS) is here.
     public var gids: Set<UInt32>
+    /// Users who may act for every owner (attach to it, list and release its frames, set
+    /// quotas, remove owners). Being admitted is still required.
+    public var admins: Set<UInt32>
 
-    public init(uids: Set<UInt32>, gids: Set<UInt32> = []) {
+    public init(uids: Set<UInt32>, gids: Set<UInt32> = [], admins: Set<UInt32> = AccessPolicy.defaultAdmins) {
         self.uids = uids
         self.gids = gids
+        self.admins = admins
     }
+
+    /// The daemon's own uid and root: they can open the pool file anyway.
+    public static var defaultAdmins: Set<UInt32> { [UInt32(getuid()), 0] }
 
     /// The daemon's own uid and root.
     public static var `default`: AccessPolicy { AccessPolicy(uids: [UInt32(getuid()), 0]) }
@@ -37,5 +44,5 @@ public struct AccessPolicy: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String { "uids \(uids.sorted()), gids \(gids.sorted())" }
+    public var description: String { "uids \(uids.sorted()), gids \(gids.sorted()), admins \(admins.sorted())" }
 }

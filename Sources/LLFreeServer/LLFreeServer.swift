@@ -19,7 +19,9 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
     public let pool: PoolDescription
     public let configuration: ServerConfiguration
     public let counters: ServerCounters
-    let logger: Logger
+    /// The pool's owners (nil: a pool without owner tags).
+    public let owners: OwnerService?
+    public let logger: Logger
     let state: ServerState
     let group: MultiThreadedEventLoopGroup
     /// Core index of each event loop.
@@ -40,7 +42,14 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
     /// Creates a server; nothing listens until ``start()``.
     /// - Throws: ``ServerError/invalidConfiguration(_:)`` if there are more threads than allocator
     ///   cores, or the pool description does not fit the protocol.
-    public init(allocator: A, pool: PoolDescription, configuration: ServerConfiguration, logger: Logger) throws(ServerError) {
+    ///   `owners` is the pool's owner table: required exactly when the allocator tags frames.
+    public init(allocator: A, pool: PoolDescription, configuration: ServerConfiguration, logger: Logger,
+                owners: (any OwnerStore)? = nil) throws(ServerError) {
+        guard (owners != nil) == allocator.hasOwners else {
+            throw .invalidConfiguration(allocator.hasOwners ? "the allocator tags frames with owners but no owner table was given"
+                                                             : "an owner table was given for an allocator without owner tags")
+        }
+        self.owners = owners.map { OwnerService(store: $0, admins: configuration.access.admins) }
         guard configuration.threads >= 1, configuration.threads <= allocator.cores else {
             throw .invalidConfiguration("\(configuration.threads) threads, but the allocator has \(allocator.cores) cores (one per thread is needed)")
         }
@@ -185,7 +194,8 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
         guard let core = cores[ObjectIdentifier(channel.eventLoop)] else {
             throw ServerError.internalError("a connection was accepted onto an event loop of another group")
         }
-        let processor = RequestProcessor(allocator: allocator, core: core, pool: pool, counters: counters, statsCache: statsCache)
+        let processor = RequestProcessor(allocator: allocator, core: core, pool: pool, counters: counters, statsCache: statsCache,
+                                         owners: owners)
         let handler = ConnectionHandler(processor: processor, policy: configuration.access, state: state, limiter: limiter, logger: logger,
                                         metrics: configuration.metrics)
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RequestDecoder()))

@@ -73,7 +73,112 @@ extension RequestProcessor {
         return (runs, frames)
     }
 
+    /// What the daemon reports of `owner`.
+    func info(_ owner: OwnerRecord, created: Bool = false, _ owners: OwnerService) -> OwnerInfo {
+        OwnerInfo(id: owner.id, kind: WireOwnerKind(owner.lifetime), created: created, name: owner.name,
+                  held: UInt64(max(0, allocator.held(by: owner.id))), quota: owner.quota,
+                  connections: UInt32(clamping: owners.connections(of: owner.id)), uid: owner.uid, gid: owner.gid)
+    }
+
     func answerOwnerRequest(_ request: Request, session: inout ClientSession) -> Reply {
-        .error(op: request.operation.rawValue, ReplyError(.unknownOperation, "\(request.operation) is not served yet"))
+        do {
+            return try ownerReply(request, session: &session)
+        } catch {
+            return .error(op: request.operation.rawValue, error)
+        }
+    }
+
+    private func ownerReply(_ request: Request, session: inout ClientSession) throws(ReplyError) -> Reply {
+        guard let owners else {
+            // A version-1 pool: one legacy owner, which needs no attach and has no root.
+            if case .attach(let name, _, _, _) = request, name == Self.legacyOwnerName {
+                return .attach(OwnerInfo(id: 0, kind: .persistent, name: name, held: UInt64(allocator.geometry.frames) - UInt64(allocator.freeFrames),
+                                         quota: nil, connections: 0, uid: session.peer.uid, gid: nil))
+            }
+            throw Self.noOwners
+        }
+        switch request {
+        case .attach(let name, let kind, let create, let quota):
+            let (owner, created) = try owners.attach(name: name, lifetime: OwnerLifetime(kind), create: create,
+                                                     quota: quota == 0 ? nil : quota, peer: session.peer)
+            // Re-attaching moves the connection: the previous owner loses it (and an ephemeral
+            // one its frames, if it was the last).
+            if let previous = session.owner, owners.detach(previous) { _ = release(previous.id) }
+            session.owner = owner
+            return .attach(info(owner, created: created, owners))
+
+        case .list(let name, let from, let limit):
+            let owner = try namedOwner(name, &session, owners)
+            let (runs, next) = allocator.runs(of: owner.id, from: from, limit: Int(limit))
+            return .list(ListResult(runs: runs.map { WireRun(frame: $0.frame, order: UInt8($0.order)) }, next: next))
+
+        case .release(let name):
+            let owner = try namedOwner(name, &session, owners)
+            let (runs, frames) = release(owner.id)
+            return .release(ReleaseResult(runs: runs, frames: frames))
+
+        case .rootGet:
+            let owner = try namedOwner("", &session, owners)
+            do throws(OwnerTableError) {
+                return .rootGet(RootValue(try owners.store.root(owner.id))!)
+            } catch { throw OwnerService.reply(error) }
+
+        case .rootSet(let expected, let new):
+            let owner = try namedOwner("", &session, owners)
+            do throws(OwnerTableError) {
+                let (swapped, current) = try owners.store.compareAndSetRoot(owner.id, expected: expected.bytes, new: new.bytes)
+                return .rootSet(RootSwap(swapped: swapped, current: RootValue(current)!))
+            } catch { throw OwnerService.reply(error) }
+
+        case .ownerInfo(let name):
+            return .ownerInfo(info(try namedOwner(name, &session, owners), owners))
+
+        case .owners(let from, let limit):
+            // Every owner is listed to every admitted peer: names and usage are not secret, the
+            // frames are (only those who may act for an owner can list or free them).
+            let all = owners.store.owners.filter { $0.id >= from }
+            let page = all.prefix(Int(limit))
+            let next = all.count > page.count ? all[page.count].id : nil
+            return .owners(OwnerList(owners: page.map { info($0, owners) }, next: next))
+
+        case .removeOwner(let name):
+            try owners.remove(name: name, peer: session.peer, held: { allocator.held(by: $0) })
+            return .removeOwner
+
+        case .setQuota(let name, let quota):
+            let owner = try namedOwner(name, &session, owners)
+            guard owners.isAdmin(session.peer) else {
+                throw ReplyError(.notPermitted, "only an administrator sets quotas (peer uid \(session.peer.uid) is not one); the quota of \"\(owner.name)\" is unchanged")
+            }
+            do throws(OwnerTableError) {
+                let updated = try owners.store.setQuota(owner.id, quota == 0 ? nil : quota)
+                if session.owner?.id == updated.id { session.owner = updated }
+                return .setQuota(info(updated, owners))
+            } catch { throw OwnerService.reply(error) }
+
+        case .hello, .get, .put, .isFree, .stats, .ping:
+            preconditionFailure("\(request.operation) is not an owner request")
+        }
+    }
+
+    /// The one owner of a version-1 pool: every connection acts for it.
+    public static var legacyOwnerName: String { "legacy" }
+}
+
+extension WireOwnerKind {
+    init(_ lifetime: OwnerLifetime) {
+        switch lifetime {
+        case .persistent: self = .persistent
+        case .ephemeral: self = .ephemeral
+        }
+    }
+}
+
+extension OwnerLifetime {
+    init(_ kind: WireOwnerKind) {
+        switch kind {
+        case .persistent: self = .persistent
+        case .ephemeral: self = .ephemeral
+        }
     }
 }
