@@ -42,11 +42,24 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
     private var received = MessageBuffer()
     /// Scratch for recv.
     private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+    /// The owner every connection attaches to before anything else is sent; nil: the
+    /// connection acts for the owner named after this process's uid.
+    private var attachment: OwnerAttachment?
+    /// The owner as the last attach reported it.
+    private var attachedInfo: OwnerInfo?
 
     /// A client of the daemon at `socketPath`; connects at the first call (or ``connect()``).
-    public init(socketPath: String) {
+    /// With `owner`, every connection it makes negotiates protocol version 2 and attaches to
+    /// that owner before the call's requests are sent, so that a reconnect acts for the same
+    /// owner; a refused attach fails the call with nothing of it sent.
+    public init(socketPath: String, owner: OwnerAttachment? = nil) {
         self.socketPath = socketPath
+        self.attachment = owner
     }
+
+    /// The owner the connection acts for, as its attach reported it (nil before the first
+    /// connection, or without an owner).
+    public var attached: OwnerInfo? { lock.withLock { attachedInfo } }
 
     deinit {
         if fd >= 0 { try? FileDescriptor(rawValue: fd).close() }
@@ -73,9 +86,105 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
 
     private var isClosed: Bool { descriptorLock.withLock { closed } }
 
+    // MARK: Owners (protocol version 2)
+
+    /// Attaches to `owner` now and on every later connection. Returns the owner.
+    @discardableResult
+    public func attach(_ owner: OwnerAttachment) throws(ClientError) -> OwnerInfo {
+        try owner.validate()
+        lock.lock(); defer { lock.unlock() }
+        if isClosed { throw .closed }
+        let previous = attachment
+        attachment = owner
+        do {
+            if fd < 0 { try open() } else { try handshake() }
+        } catch {
+            attachment = previous
+            throw error
+        }
+        return attachedInfo!
+    }
+
+    /// One page of the runs `owner` holds (empty: the attached owner) from frame `from` on.
+    public func list(owner: String = "", from: UInt64 = 0, limit: Int = Wire.maxBatch) throws(ClientError) -> ListResult {
+        try LLFreeClient.checkName(owner)
+        try LLFreeClient.checkLimit(limit)
+        return try LLFreeClient.list(send(.list(owner: owner, from: from, limit: UInt32(limit))))
+    }
+
+    /// Every run `owner` holds (empty: the attached owner), page by page.
+    public func runs(owner: String = "") throws(ClientError) -> [WireRun] {
+        var all: [WireRun] = []
+        var from: UInt64? = 0
+        while let start = from {
+            let page = try list(owner: owner, from: start)
+            all += page.runs
+            from = page.next
+        }
+        return all
+    }
+
+    /// Lists the attached owner's runs and compares them with `known`, the runs this client
+    /// believes it holds: after a lost connection, the frames of a get whose reply was lost are
+    /// among ``Reconciliation/adopted``, those of a put whose reply was lost among
+    /// ``Reconciliation/missing``.
+    public func reconcile(known: [WireRun]) throws(ClientError) -> Reconciliation {
+        Reconciliation(known: known, listed: try runs())
+    }
+
+    /// Frees everything `owner` holds (empty: the attached owner).
+    public func release(owner: String = "") throws(ClientError) -> ReleaseResult {
+        try LLFreeClient.checkName(owner)
+        return try LLFreeClient.release(send(.release(owner: owner)))
+    }
+
+    /// The attached owner's root value.
+    public func root() throws(ClientError) -> RootValue {
+        try LLFreeClient.root(send(.rootGet))
+    }
+
+    /// Compare-and-set of the attached owner's root value, durable before it returns.
+    public func compareAndSetRoot(expected: RootValue, new: RootValue) throws(ClientError) -> RootSwap {
+        try LLFreeClient.rootSwap(send(.rootSet(expected: expected, new: new)))
+    }
+
+    /// What the daemon knows of `owner` (empty: the attached owner).
+    public func ownerInfo(_ owner: String = "") throws(ClientError) -> OwnerInfo {
+        try LLFreeClient.checkName(owner)
+        return try LLFreeClient.ownerInfo(send(.ownerInfo(owner: owner)), "an owner-info")
+    }
+
+    /// Every owner of the pool, page by page.
+    public func owners() throws(ClientError) -> [OwnerInfo] {
+        var all: [OwnerInfo] = []
+        var from: UInt16? = 1
+        while let start = from {
+            let page = try LLFreeClient.owners(send(.owners(from: start, limit: UInt16(Wire.maxOwnerPage))))
+            all += page.owners
+            from = page.next
+        }
+        return all
+    }
+
+    /// Removes `owner`, which must hold nothing and have no connection.
+    public func removeOwner(_ owner: String) throws(ClientError) {
+        try LLFreeClient.checkName(owner, allowEmpty: false)
+        try LLFreeClient.removed(send(.removeOwner(owner: owner)))
+    }
+
+    /// Sets `owner`'s quota in frames (nil: none; empty name: the attached owner). Needs an
+    /// administrator.
+    @discardableResult
+    public func setQuota(_ owner: String = "", quota: UInt64?) throws(ClientError) -> OwnerInfo {
+        try LLFreeClient.checkName(owner)
+        return try LLFreeClient.ownerInfo(send(.setQuota(owner: owner, quota: quota ?? 0)), "a set-quota")
+    }
+
+    // MARK: Pool
+
     /// See ``LLFreeClient/hello()``.
     public func hello() throws(ClientError) -> PoolInfo {
-        try LLFreeClient.hello(send(.hello(minVersion: 1, maxVersion: UInt16(Wire.version))))
+        try LLFreeClient.hello(send(.hello(minVersion: Wire.minVersion, maxVersion: Wire.version)))
     }
 
     /// See ``LLFreeClient/get(order:count:kind:)``.
@@ -303,6 +412,58 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
             throw .closed
         }
         received = MessageBuffer()
+        do {
+            try handshake()
+        } catch {
+            drop()
+            throw error
+        }
+    }
+
+    /// On a new connection with an owner to attach to: hello (versions 1...2) and attach, sent
+    /// together and answered before anything else goes out. Any failure is the caller's
+    /// "nothing was sent": the call's own requests have not been written.
+    private func handshake() throws(ClientError) {
+        guard let attachment else { return }
+        let messages = [RequestMessage(id: nextID, .hello(minVersion: Wire.minVersion, maxVersion: Wire.version)),
+                        RequestMessage(id: nextID &+ 1, attachment.request)]
+        nextID &+= 2
+        let bytes = messages.flatMap { WireCodec.encode($0) }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .connect(path: socketPath, reason: "sending hello and attach: \(Errno(rawValue: errno))")
+            }
+            done += n
+        }
+        var replies: [Reply] = []
+        while replies.count < 2 {
+            var refusal: ReplyError? = nil
+            do throws(ProtocolError) {
+                while replies.count < 2, refusal == nil, let message = try received.next() {
+                    let decoded = try WireCodec.decodeReply(message)
+                    if decoded.id == 0, case .error(_, let error) = decoded.reply { refusal = error } else { replies.append(decoded.reply) }
+                }
+            } catch {
+                throw .protocolViolation("\(error)")
+            }
+            if let refusal { throw .refused(refusal) }
+            if replies.count == 2 { break }
+            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .connect(path: socketPath, reason: "reading the attach reply: \(Errno(rawValue: errno))")
+            }
+            if n == 0 { throw .connect(path: socketPath, reason: "llfreed closed the connection before answering attach") }
+            received.append(scratch[0..<n])
+        }
+        let info = try LLFreeClient.hello(replies[0])
+        guard info.version >= 2 else {
+            throw .protocolViolation("llfreed negotiated protocol version \(info.version); owners need version 2")
+        }
+        attachedInfo = try LLFreeClient.ownerInfo(replies[1], "an attach")
     }
 
     private func drop() {

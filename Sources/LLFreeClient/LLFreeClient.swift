@@ -22,6 +22,8 @@ public final class LLFreeClient: Sendable {
     let group: EventLoopGroup
     private let state = NIOLockedValueBox(State())
     private let nextID = NIOLockedValueBox<UInt64>(1)
+    /// The owner every new connection attaches to, and what its last attach reported.
+    private let owner: NIOLockedValueBox<(attachment: OwnerAttachment?, info: OwnerInfo?)>
 
     struct State {
         /// The last connected channel (reused while active).
@@ -37,9 +39,109 @@ public final class LLFreeClient: Sendable {
     }
 
     /// A client of the daemon at `socketPath`; connects at the first call (or ``connect()``).
-    public init(socketPath: String, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    /// With `owner`, every connection it makes negotiates protocol version 2 and attaches to
+    /// that owner before any call's request is sent on it (a reconnect acts for the same
+    /// owner); a refused attach fails the calls waiting for the connection, with nothing of
+    /// them sent.
+    public init(socketPath: String, owner: OwnerAttachment? = nil, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.socketPath = socketPath
         self.group = group
+        self.owner = NIOLockedValueBox((owner, nil))
+    }
+
+    /// The owner the connection acts for, as its attach reported it (nil before the first
+    /// connection, or without an owner).
+    public var attached: OwnerInfo? { owner.withLockedValue { $0.info } }
+
+    // MARK: Owners (protocol version 2)
+
+    /// Attaches to `attachment` now (on the current connection, or a new one) and on every later
+    /// connection. Returns the owner.
+    @discardableResult
+    public func attach(_ attachment: OwnerAttachment) async throws(ClientError) -> OwnerInfo {
+        try attachment.validate()
+        let hadConnection = state.withLockedValue { $0.channel?.isActive ?? false }
+        owner.withLockedValue { $0.attachment = attachment }
+        if !hadConnection {
+            try await connect()
+            return owner.withLockedValue { $0.info }!
+        }
+        _ = try await send(.hello(minVersion: Wire.minVersion, maxVersion: Wire.version))
+        let info = try Self.ownerInfo(await send(attachment.request), "an attach")
+        owner.withLockedValue { $0.info = info }
+        return info
+    }
+
+    /// One page of the runs `owner` holds (empty: the attached owner) from frame `from` on.
+    public func list(owner: String = "", from: UInt64 = 0, limit: Int = Wire.maxBatch) async throws(ClientError) -> ListResult {
+        try Self.checkName(owner)
+        try Self.checkLimit(limit)
+        return try Self.list(await send(.list(owner: owner, from: from, limit: UInt32(limit))))
+    }
+
+    /// Every run `owner` holds (empty: the attached owner), page by page.
+    public func runs(owner: String = "") async throws(ClientError) -> [WireRun] {
+        var all: [WireRun] = []
+        var from: UInt64? = 0
+        while let start = from {
+            let page = try await list(owner: owner, from: start)
+            all += page.runs
+            from = page.next
+        }
+        return all
+    }
+
+    /// See ``BlockingLLFreeClient/reconcile(known:)``.
+    public func reconcile(known: [WireRun]) async throws(ClientError) -> Reconciliation {
+        Reconciliation(known: known, listed: try await runs())
+    }
+
+    /// Frees everything `owner` holds (empty: the attached owner).
+    public func release(owner: String = "") async throws(ClientError) -> ReleaseResult {
+        try Self.checkName(owner)
+        return try Self.release(await send(.release(owner: owner)))
+    }
+
+    /// The attached owner's root value.
+    public func root() async throws(ClientError) -> RootValue {
+        try Self.root(await send(.rootGet))
+    }
+
+    /// Compare-and-set of the attached owner's root value, durable before it returns.
+    public func compareAndSetRoot(expected: RootValue, new: RootValue) async throws(ClientError) -> RootSwap {
+        try Self.rootSwap(await send(.rootSet(expected: expected, new: new)))
+    }
+
+    /// What the daemon knows of `owner` (empty: the attached owner).
+    public func ownerInfo(_ owner: String = "") async throws(ClientError) -> OwnerInfo {
+        try Self.checkName(owner)
+        return try Self.ownerInfo(await send(.ownerInfo(owner: owner)), "an owner-info")
+    }
+
+    /// Every owner of the pool, page by page.
+    public func owners() async throws(ClientError) -> [OwnerInfo] {
+        var all: [OwnerInfo] = []
+        var from: UInt16? = 1
+        while let start = from {
+            let page = try Self.owners(await send(.owners(from: start, limit: UInt16(Wire.maxOwnerPage))))
+            all += page.owners
+            from = page.next
+        }
+        return all
+    }
+
+    /// Removes `owner`, which must hold nothing and have no connection.
+    public func removeOwner(_ owner: String) async throws(ClientError) {
+        try Self.checkName(owner, allowEmpty: false)
+        try Self.removed(await send(.removeOwner(owner: owner)))
+    }
+
+    /// Sets `owner`'s quota in frames (nil: none; empty: the attached owner). Needs an
+    /// administrator.
+    @discardableResult
+    public func setQuota(_ owner: String = "", quota: UInt64?) async throws(ClientError) -> OwnerInfo {
+        try Self.checkName(owner)
+        return try Self.ownerInfo(await send(.setQuota(owner: owner, quota: quota ?? 0)), "a set-quota")
     }
 
     /// Connects now (otherwise the first call does).
@@ -77,7 +179,7 @@ public final class LLFreeClient: Sendable {
 
     /// Negotiates the version and describes the pool.
     public func hello() async throws(ClientError) -> PoolInfo {
-        try Self.hello(await send(.hello(minVersion: 1, maxVersion: UInt16(Wire.version))))
+        try Self.hello(await send(.hello(minVersion: Wire.minVersion, maxVersion: Wire.version)))
     }
 
     /// Allocates `count` runs of 2^`order` frames, in requests of at most ``Wire/maxBatch``
@@ -144,12 +246,29 @@ public final class LLFreeClient: Sendable {
     func submit(_ request: Request) -> EventLoopFuture<Reply> {
         let id = nextID.withLockedValue { id -> UInt64 in defer { id &+= 1 }; return id }
         let message = RequestMessage(id: id, request)
-        return channel().flatMap { channel in
-            let promise = channel.eventLoop.makePromise(of: Reply.self)
-            channel.writeAndFlush(PendingRequest(message: message, promise: promise)).whenFailure { error in
-                promise.fail(error as? ClientError ?? ClientError.connectionLost("\(error)"))
-            }
-            return promise.futureResult
+        return channel().flatMap { channel in Self.write(message, on: channel) }
+    }
+
+    static func write(_ message: RequestMessage, on channel: Channel) -> EventLoopFuture<Reply> {
+        let promise = channel.eventLoop.makePromise(of: Reply.self)
+        channel.writeAndFlush(PendingRequest(message: message, promise: promise)).whenFailure { error in
+            promise.fail(error as? ClientError ?? ClientError.connectionLost("\(error)"))
+        }
+        return promise.futureResult
+    }
+
+    /// On a new connection with an owner to attach to: hello and attach, answered before the
+    /// channel is handed to any call.
+    private func handshake(_ channel: Channel) -> EventLoopFuture<Void> {
+        guard let attachment = owner.withLockedValue({ $0.attachment }) else { return channel.eventLoop.makeSucceededVoidFuture() }
+        let first = nextID.withLockedValue { id -> UInt64 in defer { id &+= 2 }; return id }
+        let hello = Self.write(RequestMessage(id: first, .hello(minVersion: Wire.minVersion, maxVersion: Wire.version)), on: channel)
+        let attach = Self.write(RequestMessage(id: first &+ 1, attachment.request), on: channel)
+        return hello.and(attach).flatMapThrowing { [owner] hello, attach in
+            let info = try Self.hello(hello)
+            guard info.version >= 2 else { throw ClientError.protocolViolation("llfreed negotiated protocol version \(info.version); owners need version 2") }
+            let attached = try Self.ownerInfo(attach, "an attach")
+            owner.withLockedValue { $0.info = attached }
         }
     }
 
@@ -177,23 +296,35 @@ public final class LLFreeClient: Sendable {
             }
             .connect(unixDomainSocketPath: path)
             .whenComplete { [state] result in
-                // close() may have run while connecting: then the new channel is nobody's and
-                // must not be kept (it would hold a connection open until the process exits).
-                let closedMeanwhile = state.withLockedValue { s -> Bool in
-                    s.connecting = nil
-                    if s.closed { return true }
-                    if case .success(let channel) = result { s.channel = channel }
-                    return false
-                }
+                // The connection is handed out only after its handshake (hello and attach), so
+                // no call's request goes out before the attach; calls meanwhile wait on
+                // `connecting`.
+                let handshaken: EventLoopFuture<Channel>
                 switch result {
-                case .success(let channel) where closedMeanwhile:
-                    channel.close().whenComplete { _ in promise.fail(ClientError.closed) }
-                case .success(let channel):
-                    promise.succeed(channel)
-                case .failure where closedMeanwhile:
-                    promise.fail(ClientError.closed)
-                case .failure(let error):
-                    promise.fail(ClientError.connect(path: path, reason: "\(error)"))
+                case .success(let channel): handshaken = self.handshake(channel).map { channel }
+                case .failure(let error): handshaken = group.any().makeFailedFuture(ClientError.connect(path: path, reason: "\(error)"))
+                }
+                handshaken.whenComplete { outcome in
+                    // close() may have run meanwhile: then the new channel is nobody's and must
+                    // not be kept (it would hold a connection open until the process exits).
+                    let closedMeanwhile = state.withLockedValue { s -> Bool in
+                        s.connecting = nil
+                        if s.closed { return true }
+                        if case .success(let channel) = outcome { s.channel = channel }
+                        return false
+                    }
+                    switch outcome {
+                    case .success(let channel) where closedMeanwhile:
+                        channel.close().whenComplete { _ in promise.fail(ClientError.closed) }
+                    case .success(let channel):
+                        promise.succeed(channel)
+                    case .failure where closedMeanwhile:
+                        if case .success(let channel) = result { channel.close(promise: nil) }
+                        promise.fail(ClientError.closed)
+                    case .failure(let error):
+                        if case .success(let channel) = result { channel.close(promise: nil) }
+                        promise.fail(error as? ClientError ?? ClientError.connect(path: path, reason: "\(error)"))
+                    }
                 }
             }
         return promise.futureResult

@@ -46,7 +46,8 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case unknownOwner = 18
     /// The peer may not act for that owner, or the request needs an administrator.
     case notPermitted = 19
-    /// The request needs an attached owner and the connection has none.
+    /// Reserved: the request needs an attached owner and the connection has none. This daemon
+    /// never sends it (a connection that has not attached acts for the owner named after its uid).
     case notAttached = 20
     /// The owner table is full: no owner can be created until one is removed.
     case ownerTableFull = 21

@@ -10,8 +10,8 @@ public struct ClientSession: Sendable {
     public var peer: PeerCredentials
     /// The protocol version negotiated by hello; 1 until a hello says otherwise.
     public var version: UInt16 = 1
-    /// The owner this connection acts for: set by attach, or on a version-1 connection by the
-    /// first operation that needs one (the owner named after the peer's uid).
+    /// The owner this connection acts for: set by attach, or by the first operation that needs
+    /// one (the owner named after the peer's uid).
     public var owner: OwnerRecord?
 
     public init(peer: PeerCredentials) {

@@ -8,14 +8,12 @@ import LLFreeProtocol
 
 extension RequestProcessor {
     /// The owner a get or put of `session` acts for: the attached one; on a connection that has
-    /// not attached, the owner named after the peer's uid (created, persistent, on first use).
-    /// nil when the pool has no owners (every connection is the legacy owner).
+    /// not attached (every version-1 connection), the owner named after the peer's uid (created,
+    /// persistent, on first use). nil when the pool has no owners (every connection is the
+    /// legacy owner).
     func actingOwner(_ session: inout ClientSession) throws(ReplyError) -> OwnerRecord? {
         guard let owners else { return nil }
         if let owner = session.owner { return owner }
-        guard session.version < 2 else {
-            throw ReplyError(.notAttached, "a version-2 connection attaches to an owner before it gets, puts, lists or uses a root; nothing was changed")
-        }
         let name = ClientSession.implicitOwnerName(uid: session.peer.uid)
         let (owner, _) = try owners.attach(name: name, lifetime: .persistent, create: true, quota: nil, peer: session.peer)
         session.owner = owner

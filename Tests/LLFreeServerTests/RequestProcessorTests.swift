@@ -18,7 +18,8 @@ import Testing
     }
 
     func reply(_ request: Request, id: UInt64 = 5) -> Reply {
-        let r = processor.process(RequestMessage(id: id, request))
+        var session = ClientSession(peer: PeerCredentials(pid: 1, uid: 1000, gid: 1000))
+        let r = processor.process(RequestMessage(id: id, request), session: &session)
         #expect(r.id == id)
         return r.reply
     }
