@@ -1,5 +1,6 @@
 // `llfree-ctl get --order O --count N`: allocates frames and prints one frame number per line.
-// The frames then belong to whoever runs it (closing the connection frees nothing).
+// The frames then belong to the owner it acts for (--owner, default uid-UID): closing the
+// connection frees nothing unless that owner is ephemeral.
 
 import ArgumentParser
 import LLFreeClient

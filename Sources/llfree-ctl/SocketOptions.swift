@@ -1,6 +1,7 @@
-// The option every online verb of llfree-ctl shares: which daemon to talk to. It may be given
-// after the verb (`llfree-ctl status --socket PATH`) or before it, as with `git -C`
-// (`llfree-ctl --socket PATH status`), or by LLFREED_SOCKET for a whole shell session.
+// The options every online verb of llfree-ctl shares: which daemon to talk to, and which owner to
+// act for. The socket may be given after the verb (`llfree-ctl status --socket PATH`) or before
+// it, as with `git -C` (`llfree-ctl --socket PATH status`), or by LLFREED_SOCKET for a whole shell
+// session.
 
 import ArgumentParser
 import Foundation
@@ -16,6 +17,13 @@ struct SocketOptions: ParsableArguments {
                                valueName: "path"))
     var socket: String?
 
+    @Option(help: ArgumentHelp("The owner to act for, created (persistent) if it does not exist (default: the owner named uid-UID after your uid).",
+                               valueName: "name"))
+    var owner: String?
+
+    @Flag(help: "With --owner: the owner is ephemeral (its frames are freed when its last connection closes); creating it so, or attaching to an ephemeral one.")
+    var ephemeral = false
+
     /// The root command, for a `--socket` given before the verb.
     @ParentCommand var root: LLFreeCtl
 
@@ -29,7 +37,9 @@ struct SocketOptions: ParsableArguments {
 
     /// A connected blocking client, or a clear failure (exit 2).
     func client() throws -> BlockingLLFreeClient {
-        let client = BlockingLLFreeClient(socketPath: path)
+        if ephemeral && owner == nil { throw OnlineFailure("--ephemeral needs --owner NAME", code: 2) }
+        let attachment = owner.map { OwnerAttachment(name: $0, kind: ephemeral ? .ephemeral : .persistent) }
+        let client = BlockingLLFreeClient(socketPath: path, owner: attachment)
         do {
             try client.connect()
         } catch {
