@@ -8,8 +8,9 @@ import LLFreePool
 public struct ClientSession: Sendable {
     /// The peer's credentials (SO_PEERCRED), as it connected.
     public var peer: PeerCredentials
-    /// The protocol version negotiated by hello; 1 until a hello says otherwise.
-    public var version: UInt16 = 1
+    /// The protocol version negotiated by hello; nil before any hello (then every operation is
+    /// accepted: a version-1 client never sends a version-2 one).
+    public var version: UInt16? = nil
     /// The owner this connection acts for: set by attach, or by the first operation that needs
     /// one (the owner named after the peer's uid).
     public var owner: OwnerRecord?

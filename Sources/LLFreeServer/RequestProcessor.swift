@@ -91,16 +91,17 @@ public struct RequestProcessor<A: FrameAllocator> {
         let g = allocator.geometry
         let op = request.operation.rawValue
         func fail(_ code: ErrorCode, _ text: String) -> Reply { .error(op: op, ReplyError(code, text)) }
-        if request.operation.minimumVersion > session.version {
-            return fail(.unknownOperation, "\(request.operation) needs protocol version \(request.operation.minimumVersion) (hello); this connection speaks \(session.version)")
+        if let version = session.version, request.operation.minimumVersion > version {
+            return fail(.unknownOperation, "\(request.operation) needs protocol version \(request.operation.minimumVersion); this connection's hello negotiated \(version)")
         }
         switch request {
         case .hello(let minVersion, let maxVersion):
             guard minVersion <= Wire.version, maxVersion >= Wire.minVersion else {
                 return fail(.unsupportedVersion, "this daemon speaks versions \(Wire.minVersion)...\(Wire.version), not \(minVersion)...\(maxVersion)")
             }
-            session.version = min(maxVersion, Wire.version)
-            return .hello(info(version: session.version))
+            let version = min(maxVersion, Wire.version)
+            session.version = version
+            return .hello(info(version: version))
 
         case .get(let order, let count, let kind):
             guard Int(order) <= g.maxOrder else {
