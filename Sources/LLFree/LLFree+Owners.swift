@@ -71,7 +71,7 @@ extension LLFree {
         let range = geometry.childRange(tree: t)
         let before = lower.counted(range)
         var found: [(OwnerID, Int)] = []
-        let report = lower.settle(range, keep: keep ?? { _ in true }, count: { found.append(($0, $1)) })
+        let report = lower.settle(range, keep: keep ?? { _ in true }, count: { found.append(($0, $1)) }, clean: settleClean)
         for (owner, frames) in found { counted(owner, frames) }
         // Frames settling freed join the tree's budget (nobody else touches the tree meanwhile).
         let freed = lower.counted(range) - before

@@ -33,6 +33,9 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     @usableFromInline let usage: UnsafeMutablePointer<UnsafeAtomic<Int>.Storage>?
     /// Which owners keep their frames through settling (nil: all).
     let keep: (@Sendable (OwnerID) -> Bool)?
+    /// Whether the lower level was closed cleanly: settling then skips what cannot hold a stray
+    /// tag (``Lower/settle(_:keep:count:clean:)``).
+    let settleClean: Bool
     /// Trees not yet settled.
     let unsettled = UnsafeAtomic<Int>.create(0)
     /// What settling found, summed over the trees settled so far.
@@ -47,9 +50,12 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     /// when ``settleAll()`` (or ``settleNext()``, from a background thread) gets to it. Until
     /// then no frame of it is handed out or freed. `keep` says which owners keep their frames
     /// (nil: all; an ephemeral owner's frames are freed at open this way). A freshly formatted
-    /// lower level needs no settling: pass `settled: true`.
+    /// lower level needs no settling: pass `settled: true`. `clean` says the lower level was
+    /// closed cleanly (no stray tags), which lets settling skip free children.
     /// - Throws: ``LLFreeError/invalidArgument(_:)`` if `cores` is not positive.
-    public init(lower: Lower<P>, cores: Int, settled: Bool = false, keep: (@Sendable (OwnerID) -> Bool)? = nil) throws(LLFreeError) {
+    public init(lower: Lower<P>, cores: Int, settled: Bool = false, keep: (@Sendable (OwnerID) -> Bool)? = nil,
+                clean: Bool = false) throws(LLFreeError) {
+        self.settleClean = clean
         guard cores > 0, cores <= 1 << 16 else { throw .invalidArgument("core count \(cores) is outside 1...65536") }
         self.lower = lower
         self.geometry = lower.geometry

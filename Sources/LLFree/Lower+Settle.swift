@@ -19,7 +19,10 @@ extension Lower {
     ///   became durable: never acknowledged), huge runs without a tag; and every tag outside a
     ///   kept run is cleared. Counters are recomputed for the children that changed.
     /// - `count(owner, frames)` is called for each kept run.
-    public func settle(_ children: Range<Int>, keep: (OwnerID) -> Bool, count: (OwnerID, Int) -> Void) -> SettleReport {
+    /// - `clean`: the lower level was closed cleanly, so no tag is stray (every get's tags and
+    ///   bits became durable together, every put cleared its tags before its bits): free children
+    ///   and the frame tags under huge runs are not read, which is most of a large pool.
+    public func settle(_ children: Range<Int>, keep: (OwnerID) -> Bool, count: (OwnerID, Int) -> Void, clean: Bool = false) -> SettleReport {
         var report = SettleReport()
         guard let tags, hugeTags != nil else { return report }
         var c = children.lowerBound
@@ -50,12 +53,16 @@ extension Lower {
                 }
                 for g in c..<(c + group) {
                     if g != c && hugeTag(g).raw != 0 { clearHugeTag(g); report.clearedTags += 1 }
-                    report.clearedTags += clearTags(of: g)
+                    if !clean { report.clearedTags += clearTags(of: g) }
                 }
                 c += group
                 continue
             }
             if hugeTag(c).raw != 0 { clearHugeTag(c); report.clearedTags += 1 }
+            if clean && !e.isLocked && e.free == geometry.framesIn(child: c) {
+                c += 1
+                continue
+            }
             settleBase(c, tags: tags, keep: keep, count: count, &report)
             c += 1
         }

@@ -213,6 +213,13 @@ extension Lower {
                 start = 0
                 continue
             }
+            // A free child holds no run (its tags, if a crash left any, are not trusted without
+            // bits): most of a large pool is skipped without reading its 1 KiB of tags.
+            if e.free == geometry.framesIn(child: c) && !e.isLocked {
+                c += 1
+                start = 0
+                continue
+            }
             let base = UInt64(c) * UInt64(Geometry.childFrames)
             let raw = UnsafeRawPointer(tags.unsafelyUnwrapped + c * Geometry.childFrames)
             var i = start

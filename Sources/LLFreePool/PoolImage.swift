@@ -156,7 +156,8 @@ public struct PoolImage<P: Persistence>: @unchecked Sendable {
         do {
             if let owners {
                 let keeping = owners.keeping
-                allocator = try LLFree(lower: lower, cores: cores, settled: false, keep: { keeping.keeps($0) })
+                allocator = try LLFree(lower: lower, cores: cores, settled: false, keep: { keeping.keeps($0) },
+                                       clean: header.state.clean)
             } else {
                 allocator = try LLFree(lower: lower, cores: cores)
             }
