@@ -51,9 +51,17 @@ struct PersistentCommand: ParsableCommand {
         let path = "\(dir)/llfree-bench-persistent-\(getpid()).pool"
         unlink(path)
         defer { unlink(path) }
-        try Pool.format(path: path, frames: frames)
+        // The same pool without owners (format version 1) and with them (version 2), side by side.
+        try Pool.format(path: path, frames: frames, ownerCapacity: nil)
         let pool = try Pool.open(path: path, cores: 1)
         defer { try? pool.close() }
+        let ownedPath = path + ".owners"
+        unlink(ownedPath)
+        defer { unlink(ownedPath) }
+        try Pool.format(path: ownedPath, frames: frames)
+        let owned = try Pool.open(path: ownedPath, cores: 1)
+        defer { try? owned.close() }
+        let owner = try owned.allocator.visit(CreateOwner())
 
         // One store+flush+fence, and store+flush alone, on lines of the pool's frames area.
         let lines = 1 << 16
@@ -66,46 +74,60 @@ struct PersistentCommand: ParsableCommand {
         let volatileAllocator = try LLFree(formatting: region, geometry: geometry, persistence: VolatilePersistence(), cores: 1)
         var volatile: [Figures] = []
         var persistent: [Figures] = []
+        var withOwners: [Figures] = []
         for _ in 0..<n {
             volatile.append(Self.workload(volatileAllocator))
-            persistent.append(pool.allocator.visit(Workload()))
+            persistent.append(pool.allocator.visit(Workload(owner: Owners.any)))
+            withOwners.append(owned.allocator.visit(Workload(owner: owner)))
         }
         let v = Self.median(volatile)
         let p = Self.median(persistent)
+        let o = Self.median(withOwners)
 
-        let rows: [(String, Double, Double, Int)] = [
-            ("get order 0, bulk", v.getBase, p.getBase, 1),
-            ("put order 0, bulk", v.putBase, p.putBase, 1),
-            ("get order 9, bulk", v.getHuge, p.getHuge, 1),
-            ("put order 9, bulk", v.putHuge, p.putHuge, 1),
-            ("get+put order 0, repeat", v.repeatPair, p.repeatPair, 2),
+        let rows: [(String, Double, Double, Double, Int)] = [
+            ("get order 0, bulk", v.getBase, p.getBase, o.getBase, 1),
+            ("put order 0, bulk", v.putBase, p.putBase, o.putBase, 1),
+            ("get order 9, bulk", v.getHuge, p.getHuge, o.getHuge, 1),
+            ("put order 9, bulk", v.putHuge, p.putHuge, o.putHuge, 1),
+            ("get+put order 0, repeat", v.repeatPair, p.repeatPair, o.repeatPair, 2),
         ]
         if json {
             print("{\"bench\":\"persistent\",\"durability\":\"\(pool.durability.mode)\",\"frames\":\(frames),\"storeFlushFenceNs\":\(Self.fixed(fence.full)),\"storeFlushNs\":\(Self.fixed(fence.flushOnly)),\"sameLineCasFlushFenceNs\":\(Self.fixed(fence.sameLineCAS))}")
-            for (name, vol, per, fences) in rows {
-                print("{\"bench\":\"persistent\",\"op\":\"\(name)\",\"volatileNs\":\(Self.fixed(vol)),\"persistentNs\":\(Self.fixed(per)),\"fencesPerOp\":\(fences),\"volatilePlusFencesNs\":\(Self.fixed(vol + Double(fences) * fence.full))}")
+            for (name, vol, per, own, fences) in rows {
+                print("{\"bench\":\"persistent\",\"op\":\"\(name)\",\"volatileNs\":\(Self.fixed(vol)),\"persistentNs\":\(Self.fixed(per)),\"persistentOwnersNs\":\(Self.fixed(own)),\"ownersRatio\":\(Self.fixed3(own / per)),\"fencesPerOp\":\(fences),\"volatilePlusFencesNs\":\(Self.fixed(vol + Double(fences) * fence.full))}")
             }
             return
         }
         print("pool \(SizeParser.format(bytes)) on \(dir): durability \(pool.durability)")
         print("store+flush+fence: \(Self.fixed(fence.full)) ns; store+flush without fence (sequential lines): \(Self.fixed(fence.flushOnly)) ns")
         print("CAS+flush+fence on the line flushed just before: \(Self.fixed(fence.sameLineCAS)) ns")
-        print(Self.pad("operation", 26) + Self.pad("volatile", 11) + Self.pad("persistent", 12) + Self.pad("difference", 12) + Self.pad("volatile + fences", 19))
-        for (name, vol, per, fences) in rows {
+        print(Self.pad("operation", 26) + Self.pad("volatile", 11) + Self.pad("persistent", 12) + Self.pad("difference", 12) + Self.pad("volatile + fences", 19)
+              + Self.pad("with owners", 13) + "owners vs. not")
+        for (name, vol, per, own, fences) in rows {
             // What the fences alone would add, measured in this run: beside it, not a verdict.
             let expected = vol + Double(fences) * fence.full
             print(Self.pad(name, 26) + Self.pad(Self.fixed(vol) + " ns", 11) + Self.pad(Self.fixed(per) + " ns", 12)
-                  + Self.pad(Self.fixed(per - vol) + " ns", 12) + Self.pad(Self.fixed(expected) + " ns", 19))
+                  + Self.pad(Self.fixed(per - vol) + " ns", 12) + Self.pad(Self.fixed(expected) + " ns", 19)
+                  + Self.pad(Self.fixed(own) + " ns", 13) + Self.fixed3(own / per) + "x")
         }
     }
 
-    /// Runs ``PersistentCommand/workload(_:)`` on a pool's allocator, whatever its persistence.
+    /// Runs ``PersistentCommand/workload(_:owner:)`` on a pool's allocator, whatever its persistence.
     struct Workload: PoolAllocatorVisitor {
-        func visit<P: Persistence>(_ image: PoolImage<P>) -> Figures { PersistentCommand.workload(image.allocator) }
+        let owner: OwnerID
+        func visit<P: Persistence>(_ image: PoolImage<P>) -> Figures { PersistentCommand.workload(image.allocator, owner: owner) }
     }
 
-    /// Bulk gets then puts of order 0 and 9 (one fence each), and get+put pairs of one frame.
-    static func workload<P: Persistence>(_ a: LLFree<P>) -> Figures {
+    /// Creates the owner the workload acts for in a pool with owners.
+    struct CreateOwner: PoolAllocatorVisitor {
+        func visit<P: Persistence>(_ image: PoolImage<P>) throws -> OwnerID {
+            try image.owners!.create(name: "bench", lifetime: .persistent, quota: nil, uid: 0, gid: nil).id
+        }
+    }
+
+    /// Bulk gets then puts of order 0 and 9 (one fence each), and get+put pairs of one frame,
+    /// for `owner` (``Owners/any`` without owners).
+    static func workload<P: Persistence>(_ a: LLFree<P>, owner: OwnerID = Owners.any) -> Figures {
         let clock = ContinuousClock()
         var f = Figures()
         let baseCount = min(Int(a.geometry.frames) / 2, 1 << 20)
@@ -114,16 +136,16 @@ struct PersistentCommand: ParsableCommand {
         defer { taken.deallocate() }
         for (order, count) in [(0, baseCount), (Geometry.hugeOrder, hugeCount)] {
             var start = clock.now
-            for i in 0..<count { taken[i] = try! a.get(order: order, core: 0) }
+            for i in 0..<count { taken[i] = try! a.get(order: order, core: 0, owner: owner) }
             let get = ns(clock.now - start) / Double(count)
             start = clock.now
-            for i in 0..<count { try! a.put(taken[i], order: order, core: 0) }
+            for i in 0..<count { try! a.put(taken[i], order: order, core: 0, owner: owner) }
             let put = ns(clock.now - start) / Double(count)
             if order == 0 { f.getBase = get; f.putBase = put } else { f.getHuge = get; f.putHuge = put }
         }
         let pairs = 1 << 18
         let start = clock.now
-        for _ in 0..<pairs { try! a.put(try! a.get(order: 0, core: 0), order: 0, core: 0) }
+        for _ in 0..<pairs { try! a.put(try! a.get(order: 0, core: 0, owner: owner), order: 0, core: 0, owner: owner) }
         f.repeatPair = ns(clock.now - start) / Double(pairs)
         a.drainAll()
         return f
@@ -187,6 +209,10 @@ struct PersistentCommand: ParsableCommand {
         }
         return Figures(getBase: mid(\.getBase), putBase: mid(\.putBase), getHuge: mid(\.getHuge),
                        putHuge: mid(\.putHuge), repeatPair: mid(\.repeatPair))
+    }
+
+    private static func fixed3(_ value: Double) -> String {
+        "\((value * 1000).rounded() / 1000)"
     }
 
     private static func fixed(_ value: Double) -> String {

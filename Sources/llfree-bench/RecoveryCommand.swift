@@ -1,6 +1,9 @@
 // `llfree-bench recovery`: how long opening a pool takes when it was closed cleanly and when it
-// was not (the recovery scan), for sparse pool files of 1 GiB up to 1 TiB. Target: a dirty 1 TiB
-// pool (32 MiB of bitfields) opens in under 50 ms.
+// was not (the recovery scan), for sparse pool files of 1 GiB up to 1 TiB, without owners (format
+// version 1) and with them (version 2) in one run; and with owners, how long settling every
+// tree's tags takes after ready (in the background) and what share of the managed memory the
+// metadata takes. Targets: a dirty 1 TiB pool opens in under 50 ms; with owners within 1.2x of
+// the open without them, settling within 1 s, metadata at most 0.1%.
 
 import ArgumentParser
 import LLFree
@@ -12,7 +15,7 @@ import Glibc
 struct RecoveryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recovery",
-        abstract: "Time to open a clean and a dirty pool, 1 GiB to 1 TiB (sparse files, cpu-cache durability)."
+        abstract: "Time to open a clean and a dirty pool, 1 GiB to 1 TiB (sparse files, cpu-cache durability), without and with owners; settle time and metadata share with owners."
     )
 
     @Option(help: "Directory for the scratch pool files (tmpfs keeps it about memory, not the disk).")
@@ -27,8 +30,12 @@ struct RecoveryCommand: ParsableCommand {
     @Flag(help: "Print JSON lines instead of a table.")
     var json = false
 
-    /// The figures of one pool size, in milliseconds.
+    /// The figures of one pool size and format, in milliseconds.
     struct Row {
+        var owners: Bool
+        var metadataBytes: Int
+        var cleanSettleMs: Double
+        var dirtySettleMs: Double
         var size: UInt64
         var bitfieldBytes: Int
         var formatMs: Double
@@ -45,32 +52,50 @@ struct RecoveryCommand: ParsableCommand {
         let rounds = quick ? min(repeats, 3) : repeats
         if !json {
             print("Opening pools on \(dir) (cpu-cache durability), median of \(rounds) opens; a dirty open runs the recovery scan.")
-            print(Self.pad("size", 6) + Self.pad("bitfields", 11) + Self.pad("format", 10) + Self.pad("clean open", 12) + Self.pad("dirty open", 12) + Self.pad("of it: scan", 13) + Self.pad("upper", 9) + Self.pad("map", 9))
+            print("With owners, settling (every tree's tags, in the background after ready) is timed after a clean and after a dirty open.")
+            print(Self.pad("size", 6) + Self.pad("owners", 7) + Self.pad("metadata", 16) + Self.pad("format", 10) + Self.pad("clean open", 12) + Self.pad("dirty open", 12)
+                  + Self.pad("of it: scan", 13) + Self.pad("upper", 9) + Self.pad("map", 9) + Self.pad("settle clean", 14) + Self.pad("settle dirty", 14) + "dirty open vs. no owners")
         }
-        var rows: [Row] = []
         for size in sizes {
-            let row = try measure(size: size, rounds: rounds)
-            rows.append(row)
-            if json {
-                print("{\"bench\":\"recovery\",\"size\":\(size),\"bitfieldBytes\":\(row.bitfieldBytes),\"formatMs\":\(Self.fixed(row.formatMs, 2)),\"cleanOpenMs\":\(Self.fixed(row.cleanOpenMs, 2)),\"dirtyOpenMs\":\(Self.fixed(row.dirtyOpenMs, 2)),\"scanMs\":\(Self.fixed(row.scanMs, 2)),\"upperLevelMs\":\(Self.fixed(row.upperMs, 2)),\"mapMs\":\(Self.fixed(row.mapMs, 2))}")
-            } else {
-                print(Self.pad(SizeParser.format(size), 6) + Self.pad(SizeParser.format(UInt64(row.bitfieldBytes)), 11)
-                      + Self.pad(Self.fixed(row.formatMs, 1) + " ms", 10) + Self.pad(Self.fixed(row.cleanOpenMs, 2) + " ms", 12)
-                      + Self.pad(Self.fixed(row.dirtyOpenMs, 2) + " ms", 12) + Self.pad(Self.fixed(row.scanMs, 2) + " ms", 13)
-                      + Self.pad(Self.fixed(row.upperMs, 2) + " ms", 9) + Self.pad(Self.fixed(row.mapMs, 2) + " ms", 9))
+            var baseline = 0.0
+            for owners in [false, true] {
+                let row = try measure(size: size, rounds: rounds, owners: owners)
+                if !owners { baseline = row.dirtyOpenMs }
+                let share = Double(row.metadataBytes) / Double(size) * 100
+                let ratio = row.dirtyOpenMs / max(baseline, 1e-9)
+                if json {
+                    var fields = ["\"bench\":\"recovery\"", "\"size\":\(size)", "\"owners\":\(owners)", "\"metadataBytes\":\(row.metadataBytes)"]
+                    fields += ["\"metadataPercent\":\(Self.fixed(share, 4))", "\"bitfieldBytes\":\(row.bitfieldBytes)", "\"formatMs\":\(Self.fixed(row.formatMs, 2))"]
+                    fields += ["\"cleanOpenMs\":\(Self.fixed(row.cleanOpenMs, 2))", "\"dirtyOpenMs\":\(Self.fixed(row.dirtyOpenMs, 2))", "\"scanMs\":\(Self.fixed(row.scanMs, 2))"]
+                    fields += ["\"upperLevelMs\":\(Self.fixed(row.upperMs, 2))", "\"mapMs\":\(Self.fixed(row.mapMs, 2))"]
+                    if owners {
+                        fields += ["\"cleanSettleMs\":\(Self.fixed(row.cleanSettleMs, 2))", "\"dirtySettleMs\":\(Self.fixed(row.dirtySettleMs, 2))", "\"dirtyOpenRatioToNoOwners\":\(Self.fixed(ratio, 3))"]
+                    }
+                    print("{" + fields.joined(separator: ",") + "}")
+                } else {
+                    print(Self.pad(SizeParser.format(size), 6) + Self.pad(owners ? "on" : "off", 7)
+                          + Self.pad(SizeParser.format(UInt64(row.metadataBytes)) + " " + Self.fixed(share, 3) + "%", 16)
+                          + Self.pad(Self.fixed(row.formatMs, 1) + " ms", 10) + Self.pad(Self.fixed(row.cleanOpenMs, 2) + " ms", 12)
+                          + Self.pad(Self.fixed(row.dirtyOpenMs, 2) + " ms", 12) + Self.pad(Self.fixed(row.scanMs, 2) + " ms", 13)
+                          + Self.pad(Self.fixed(row.upperMs, 2) + " ms", 9) + Self.pad(Self.fixed(row.mapMs, 2) + " ms", 9)
+                          + Self.pad(owners ? Self.fixed(row.cleanSettleMs, 1) + " ms" : "-", 14)
+                          + Self.pad(owners ? Self.fixed(row.dirtySettleMs, 1) + " ms" : "-", 14)
+                          + (owners ? Self.fixed(ratio, 2) + "x" : "-"))
+                }
             }
         }
     }
 
     /// Formats a pool of `size` bytes of frames, fills part of it, and times clean and dirty opens.
-    func measure(size: UInt64, rounds: Int) throws -> Row {
+    func measure(size: UInt64, rounds: Int, owners: Bool) throws -> Row {
         let path = "\(dir)/llfree-bench-recovery-\(getpid()).pool"
         unlink(path)
         defer { unlink(path) }
         let clock = ContinuousClock()
         let frames = size / UInt64(Geometry.frameSize)
         var start = clock.now
-        let header = try Pool.format(path: path, frames: frames, durability: .cpuCache).header
+        let header = try Pool.format(path: path, frames: frames, ownerCapacity: owners ? PoolLayout.defaultOwnerCapacity : nil,
+                                     durability: .cpuCache).header
         let formatMs = Self.ms(clock.now - start)
 
         // Content for the scan: a quarter of the huge frames and up to 1 Mi base frames, spread
@@ -84,11 +109,16 @@ struct RecoveryCommand: ParsableCommand {
         var scan: [Double] = []
         var upper: [Double] = []
         var map: [Double] = []
+        var cleanSettle: [Double] = []
+        var dirtySettle: [Double] = []
         for _ in 0..<rounds {
             start = clock.now
             let c = try Pool.open(path: path, cores: 4, durability: .cpuCache)
             clean.append(Self.ms(clock.now - start))
             precondition(!c.report.wasDirty)
+            start = clock.now
+            c.allocator.visit(SettleAll())
+            cleanSettle.append(Self.ms(clock.now - start))
             try c.abandon()
             start = clock.now
             let d = try Pool.open(path: path, cores: 4, durability: .cpuCache)
@@ -97,19 +127,35 @@ struct RecoveryCommand: ParsableCommand {
             scan.append(Self.ms(d.report.recoveryScan))
             upper.append(Self.ms(d.report.upperLevel))
             map.append(Self.ms(d.report.mapping))
+            start = clock.now
+            d.allocator.visit(SettleAll())
+            dirtySettle.append(Self.ms(clock.now - start))
             try d.close()
         }
-        return Row(size: size, bitfieldBytes: header.layout.bitfieldsLength, formatMs: formatMs,
+        return Row(owners: owners, metadataBytes: header.layout.imageLength - PoolLayout.headerLength,
+                   cleanSettleMs: Self.median(cleanSettle), dirtySettleMs: Self.median(dirtySettle), size: size, bitfieldBytes: header.layout.bitfieldsLength, formatMs: formatMs,
                    cleanOpenMs: Self.median(clean), dirtyOpenMs: Self.median(dirty), scanMs: Self.median(scan),
                    upperMs: Self.median(upper), mapMs: Self.median(map))
     }
 
-    /// Allocates `huge` huge frames and `base` base frames, in batches with one fence each.
+    /// Settles every tree's owner tags (nothing without owners).
+    struct SettleAll: PoolAllocatorVisitor {
+        func visit<P: Persistence>(_ image: PoolImage<P>) { image.allocator.settleAll() }
+    }
+
+    /// Allocates `huge` huge frames and `base` base frames, in batches with one fence each, for
+    /// an owner "bench" with owners.
     struct Fill: PoolAllocatorVisitor {
         let huge: Int
         let base: Int
         func visit<P: Persistence>(_ image: PoolImage<P>) throws(LLFreeError) {
             let a = image.allocator
+            var owner = Owners.any
+            if let table = image.owners {
+                do { owner = try table.create(name: "bench", lifetime: .persistent, quota: nil, uid: 0, gid: nil).id } catch {
+                    throw .invalidArgument("\(error)")
+                }
+            }
             let buffer = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 4096)
             defer { buffer.deallocate() }
             for (order, total) in [(Geometry.hugeOrder, huge), (0, base)] {
@@ -117,7 +163,7 @@ struct RecoveryCommand: ParsableCommand {
                 var core = 0
                 while left > 0 {
                     let n = min(left, buffer.count)
-                    let (got, error) = a.get(order: order, core: core % a.cores, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<n]))
+                    let (got, error) = a.get(order: order, core: core % a.cores, owner: owner, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<n]))
                     if let error, got == 0 { throw error }
                     left -= got
                     core += 1
