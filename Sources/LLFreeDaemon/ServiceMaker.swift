@@ -41,6 +41,11 @@ struct ServiceMaker {
                 MetricsEndpoint(listen: listen, logger: logger) {
                     serverMetrics.refresh(frames: allocator.geometry.frames, freeFrames: allocator.freeFrames,
                                           freeHugeFrames: allocator.freeHugeFrames, counters: counters)
+                    if let owners = server.owners {
+                        serverMetrics.refreshOwners(owners.store.owners.map {
+                            ($0.name, "\($0.lifetime)", allocator.held(by: $0.id), $0.quota, owners.connections(of: $0.id))
+                        })
+                    }
                     return registry.emitToBuffer()
                 }
             }

@@ -21,6 +21,8 @@ public final class OwnerService: @unchecked Sendable {
     private let connections = Mutex<[OwnerID: Int]>([:])
     /// Per owner number, frames of gets in flight (counted against its quota until they land).
     private let inflight: UnsafeMutablePointer<UnsafeAtomic<Int>.Storage>
+    /// Per owner number, its quota in frames (0: none), read by every get without a lock.
+    private let quotas: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
 
     public init(store: any OwnerStore, admins: Set<UInt32>, anyoneCreates: Bool = true) {
         self.store = store
@@ -28,9 +30,32 @@ public final class OwnerService: @unchecked Sendable {
         self.anyoneCreates = anyoneCreates
         inflight = .allocate(capacity: Int(Owners.maxOwner) + 1)
         inflight.initialize(repeating: .init(0), count: Int(Owners.maxOwner) + 1)
+        quotas = .allocate(capacity: Int(Owners.maxOwner) + 1)
+        quotas.initialize(repeating: .init(0), count: Int(Owners.maxOwner) + 1)
+        for owner in store.owners { UnsafeAtomic<UInt64>(at: quotas + Int(owner.id)).store(owner.quota ?? 0, ordering: .relaxed) }
     }
 
-    deinit { inflight.deallocate() }
+    deinit {
+        inflight.deallocate()
+        quotas.deallocate()
+    }
+
+    /// Owner `id`'s quota now (nil: none).
+    public func quota(of id: OwnerID) -> UInt64? {
+        let q = UnsafeAtomic<UInt64>(at: quotas + Int(id)).load(ordering: .relaxed)
+        return q == 0 ? nil : q
+    }
+
+    /// Sets owner `id`'s quota, durably, for every connection's next get.
+    public func setQuota(_ id: OwnerID, _ quota: UInt64?) throws(ReplyError) -> OwnerRecord {
+        do throws(OwnerTableError) {
+            let record = try store.setQuota(id, quota)
+            UnsafeAtomic<UInt64>(at: quotas + Int(id)).store(quota ?? 0, ordering: .relaxed)
+            return record
+        } catch {
+            throw Self.reply(error)
+        }
+    }
 
     // MARK: Rights
 
@@ -71,6 +96,7 @@ public final class OwnerService: @unchecked Sendable {
             }
             do throws(OwnerTableError) {
                 let owner = try store.create(name: name, lifetime: lifetime, quota: quota, uid: peer.uid, gid: nil)
+                UnsafeAtomic<UInt64>(at: quotas + Int(owner.id)).store(quota ?? 0, ordering: .relaxed)
                 connections[owner.id, default: 0] += 1
                 return (owner, true)
             } catch {
@@ -112,18 +138,19 @@ public final class OwnerService: @unchecked Sendable {
     // MARK: Quota
 
     /// Reserves up to `frames` frames of a get for `owner`, which holds `held` now: all of them
-    /// without a quota, else at most what the quota leaves. Returns the frames reserved; the
-    /// caller gives back what it did not get with ``unreserve(_:_:)`` once the frames it got are
-    /// counted as held (so that two gets in flight never exceed the quota together).
-    public func reserve(_ owner: OwnerRecord, frames: Int, held: () -> Int) -> Int {
-        guard let quota = owner.quota.map({ Int(clamping: $0) }) else { return frames }
+    /// without a quota, else at most what the quota leaves. Returns the frames the get may take
+    /// and those reserved against the quota; the caller gives the reserved ones back with
+    /// ``unreserve(_:_:)`` once the frames it got are counted as held (so that two gets in
+    /// flight never exceed the quota together).
+    public func reserve(_ owner: OwnerRecord, frames: Int, held: () -> Int) -> (granted: Int, reserved: Int) {
+        guard let quota = self.quota(of: owner.id).map({ Int(clamping: $0) }) else { return (frames, 0) }
         let counter = UnsafeAtomic<Int>(at: inflight + Int(owner.id))
         var pending = counter.load(ordering: .acquiring)
         while true {
             let granted = max(0, min(frames, quota - held() - pending))
-            if granted == 0 { return 0 }
+            if granted == 0 { return (0, 0) }
             let (done, now) = counter.weakCompareExchange(expected: pending, desired: pending + granted, ordering: .acquiringAndReleasing)
-            if done { return granted }
+            if done { return (granted, granted) }
             pending = now
         }
     }
@@ -131,7 +158,7 @@ public final class OwnerService: @unchecked Sendable {
     /// Gives back frames reserved by ``reserve(_:frames:held:)`` (all of them, once the frames
     /// got are counted as held).
     public func unreserve(_ owner: OwnerRecord, _ frames: Int) {
-        guard owner.quota != nil, frames > 0 else { return }
+        guard frames > 0 else { return }
         UnsafeAtomic<Int>(at: inflight + Int(owner.id)).wrappingDecrement(by: frames, ordering: .acquiringAndReleasing)
     }
 

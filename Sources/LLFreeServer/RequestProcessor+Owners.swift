@@ -74,7 +74,7 @@ extension RequestProcessor {
     /// What the daemon reports of `owner`.
     func info(_ owner: OwnerRecord, created: Bool = false, _ owners: OwnerService) -> OwnerInfo {
         OwnerInfo(id: owner.id, kind: WireOwnerKind(owner.lifetime), created: created, name: owner.name,
-                  held: UInt64(max(0, allocator.held(by: owner.id))), quota: owner.quota,
+                  held: UInt64(max(0, allocator.held(by: owner.id))), quota: owners.quota(of: owner.id),
                   connections: UInt32(clamping: owners.connections(of: owner.id)), uid: owner.uid, gid: owner.gid)
     }
 
@@ -148,11 +148,8 @@ extension RequestProcessor {
             guard owners.isAdmin(session.peer) else {
                 throw ReplyError(.notPermitted, "only an administrator sets quotas (peer uid \(session.peer.uid) is not one); the quota of \"\(owner.name)\" is unchanged")
             }
-            do throws(OwnerTableError) {
-                let updated = try owners.store.setQuota(owner.id, quota == 0 ? nil : quota)
-                if session.owner?.id == updated.id { session.owner = updated }
-                return .setQuota(info(updated, owners))
-            } catch { throw OwnerService.reply(error) }
+            let updated = try owners.setQuota(owner.id, quota == 0 ? nil : quota)
+            return .setQuota(info(updated, owners))
 
         case .hello, .get, .put, .isFree, .stats, .ping:
             preconditionFailure("\(request.operation) is not an owner request")

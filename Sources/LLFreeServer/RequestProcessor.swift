@@ -112,9 +112,10 @@ public struct RequestProcessor<A: FrameAllocator> {
             // With a quota, the get asks for what the quota leaves and reports the rest short.
             var wanted = Int(count)
             var reserved = 0
-            if let owner, let owners, owner.quota != nil {
-                reserved = owners.reserve(owner, frames: Int(count) << Int(order), held: { allocator.held(by: owner.id) })
-                wanted = reserved >> Int(order)
+            if let owner, let owners {
+                let (granted, held) = owners.reserve(owner, frames: Int(count) << Int(order), held: { allocator.held(by: owner.id) })
+                reserved = held
+                wanted = min(Int(count), granted >> Int(order))
             }
             var error: LLFreeError? = nil
             let frames = [UInt64](unsafeUninitializedCapacity: Int(count)) { buffer, initialized in

@@ -132,6 +132,18 @@ public final class ServerMetrics: Sendable {
         if delta.1 > 0 { refused.increment(by: Int64(clamping: delta.1)) }
     }
 
+    /// Per-owner usage: `llfreed_owner_frames{owner="NAME",kind="persistent"}` (frames held),
+    /// `llfreed_owner_quota_frames` (0: no quota) and `llfreed_owner_connections` (called before
+    /// each scrape with the pool's owners; an owner that was removed keeps its last values).
+    public func refreshOwners(_ owners: [(name: String, kind: String, held: Int, quota: UInt64?, connections: Int)]) {
+        for owner in owners {
+            let dimensions = [("owner", owner.name), ("kind", owner.kind)]
+            Gauge(label: "llfreed_owner_frames", dimensions: dimensions, factory: factory).record(owner.held)
+            Gauge(label: "llfreed_owner_quota_frames", dimensions: dimensions, factory: factory).record(Int64(clamping: owner.quota ?? 0))
+            Gauge(label: "llfreed_owner_connections", dimensions: dimensions, factory: factory).record(owner.connections)
+        }
+    }
+
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }

@@ -24,6 +24,9 @@ struct FormatCommand: ParsableCommand {
     @Option(help: "Durability of the format itself: auto, cpu-cache or msync.")
     var durability: DurabilityRequest = .automatic
 
+    @Option(help: "Owners the pool's owner table holds, 1...4095 (256 bytes each; fixed at format).")
+    var owners: Int = PoolLayout.defaultOwnerCapacity
+
     @Flag(help: "Overwrite an existing file.")
     var force = false
 
@@ -38,9 +41,9 @@ struct FormatCommand: ParsableCommand {
             throw ValidationError("size \(size) is not a positive multiple of 4K")
         }
         let (header, used) = try Pool.format(path: pool, frames: bytes / UInt64(Geometry.frameSize),
-                                             treeChildren: treeChildren, force: force, durability: durability)
+                                             treeChildren: treeChildren, ownerCapacity: owners, force: force, durability: durability)
         print("formatted \(pool): \(SizeParser.format(header.layout.framesLength)) in \(header.frames) frames, \(header.geometry.children) children, \(header.geometry.trees) trees of \(header.treeChildren) children")
-        print("file \(header.layout.fileSize) bytes (sparse), metadata \(header.layout.metadataLength) bytes, frames at offset \(header.layout.framesOffset)")
+        print("file \(header.layout.fileSize) bytes (sparse), metadata \(header.layout.metadataLength) bytes with owner tags, owner table \(header.layout.ownerTableLength) bytes for \(owners) owners, frames at offset \(header.layout.framesOffset)")
         print("uuid \(header.uuidString); durability \(used)")
     }
 }
