@@ -543,6 +543,44 @@ func isInvalidArgument(_ error: LLFreeError?) -> Bool {
         #expect(llfree.validate() == [])
     }
 
+    /// A put by another owner is refused without disturbing the holder: while one thread keeps
+    /// putting part of a huge frame it does not hold, the holder's get and put of that frame
+    /// never fail.
+    @Test func aRefusedPutDoesNotDisturbTheHoldersPut() throws {
+        let a = try OwnedAllocator(frames: 512, treeChildren: 1, cores: 2)
+        let llfree = a.llfree
+        let failures = ResultBox()
+        let done = ManagedAtomic<Bool>(false)
+        let rounds = 20_000
+        DispatchQueue.concurrentPerform(iterations: 2) { t in
+            if t == 0 {
+                defer { done.store(true, ordering: .releasing) }
+                for i in 0..<rounds {
+                    do throws(LLFreeError) {
+                        let frame = try llfree.get(order: 9, core: 0, owner: 1)
+                        try llfree.put(frame, order: 9, core: 0, owner: 1)
+                    } catch { failures.add("holder, round \(i): \(error)"); return }
+                }
+            } else {
+                while !done.load(ordering: .acquiring) {
+                    do throws(LLFreeError) {
+                        try llfree.put(5, order: 0, core: 1, owner: 2)
+                        failures.add("a put by owner 2 of owner 1's frame succeeded")
+                        return
+                    } catch {
+                        if error != .notOwner(frame: 5, order: 0) && error != .notAllocated(frame: 5, order: 0) {
+                            failures.add("intruder: \(error)")
+                        }
+                    }
+                }
+            }
+        }
+        #expect(failures.errors == [])
+        #expect(llfree.held(by: 1) == 0 && llfree.held(by: 2) == 0)
+        #expect(llfree.freeFrames == 512)
+        #expect(llfree.validate() == [])
+    }
+
     // MARK: Without owners
 
     @Test func withoutOwnersGetAndPutBehaveAsBefore() throws {
