@@ -186,18 +186,26 @@ public struct Lower<P: Persistence> {
             increment(child, 1 << order)
             return
         }
-        try putHuge(start: child, span: order - Geometry.hugeOrder, frame: frame, order: order, owner: owner)
+        try putHuge(start: child, span: order - Geometry.hugeOrder, frame: frame, order: order, owner: owner, waiting)
     }
 
     /// Frees the `2^span` huge children from `start`, all or none. Undo by compare-and-swap:
     /// only a racing put of the same frames makes a child refuse, and a child we freed may have
     /// been taken by someone else since; only one still free is restored.
+    ///
+    /// With owners, once this put has claimed the huge tag, a child found claimed for a split
+    /// belongs to a put of part of the frame that will find the tag cleared, refuse, and give
+    /// the child back: this put waits for that (calling `waiting`) instead of failing.
     @inlinable
-    func putHuge(start: Int, span: Int, frame: UInt64, order: Int, owner: OwnerID) throws(LLFreeError) {
+    func putHuge<W: Waiting>(start: Int, span: Int, frame: UInt64, order: Int, owner: OwnerID, _ waiting: W) throws(LLFreeError) {
         let held = try untagHuge(start, span: span, owner: owner, frame: frame, order: order)
-        guard changeAll(1 << span, from: Child(free: 0, huge: true, span: span).raw, to: Child(free: Geometry.childFrames).raw,
-                        undo: .exchange, p, word: { entry(start &+ $0) }, line: { entryLine(start &+ $0) })
-        else {
+        while !changeAll(1 << span, from: Child(free: 0, huge: true, span: span).raw, to: Child(free: Geometry.childFrames).raw,
+                         undo: .exchange, p, word: { entry(start &+ $0) }, line: { entryLine(start &+ $0) }) {
+            if held != nil && span == 0 {
+                let now = Child(raw: entry(start).load(ordering: .acquiring))
+                if now.isSplitting { waiting.spin(); continue }
+                if now == Child(free: 0, huge: true) { continue }  // given back since the attempt
+            }
             if let held { retagHuge(start, held) }
             throw .notAllocated(frame: frame, order: order)
         }
