@@ -37,7 +37,7 @@ import Testing
     }
 
     @Test func wrongVersion() throws {
-        try expectRefusal("version", { $0 == .wrongVersion(found: 7, supported: 1) }) { path, _ in
+        try expectRefusal("version", { $0 == .wrongVersion(found: 7, supported: PoolHeader.version) }) { path, _ in
             try patchWord(path, at: 8, 7)
         }
     }
@@ -51,9 +51,10 @@ import Testing
     @Test func inconsistentLayoutWithAValidChecksum() throws {
         try expectRefusal("layout", { if case .corrupt(let why) = $0 { return why.contains("frames offset") }; return false }) { path, header in
             try patchWord(path, at: 96, header.layout.framesOffset + 4096)
+            // The checksum of a version-2 header covers words 0..<16 and 17..<20.
             var words = [UInt64]()
-            for i in 0..<16 { words.append(try readWord(path, at: UInt64(8 * i))) }
-            try patchWord(path, at: 128, PoolHeader.checksum(words))
+            for i in 0..<PoolHeader.Word.checksummedV2 { words.append(try readWord(path, at: UInt64(8 * i))) }
+            try patchWord(path, at: 128, PoolHeader.checksum(PoolHeader.checksummed(words, version: header.version)))
         }
     }
 
