@@ -521,6 +521,10 @@ struct WordRecordingPersistence: Persistence {
         let huge = try before.get(order: 9, core: 1)
         let gone = try before.get(order: 3, core: 0)
         try before.put(gone, order: 3, core: 0)
+        // An owner number is ignored: there are no tags to hold it.
+        let ignored = try before.get(order: 0, core: 0, owner: 7)
+        try before.put(ignored, order: 0, core: 1, owner: 9)
+        #expect(before.held(by: 7) == 0)
         try pool.abandon()
 
         let again = try open(scratch)
