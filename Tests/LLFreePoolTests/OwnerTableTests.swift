@@ -203,7 +203,7 @@ struct WordRecordingPersistence: Persistence {
             try table.create(name: "db", lifetime: .ephemeral, quota: nil, uid: 1, gid: nil)
         }
         #expect(table.count == 1 && table.owner(named: "db") == first && table.owner(2) == nil)
-        // Names are compared byte for byte: another case is another name.
+        // Case matters: another case is another name.
         #expect(try table.create(name: "DB", lifetime: .persistent, quota: nil, uid: 0, gid: nil).id == 2)
     }
 
