@@ -208,8 +208,9 @@ public final class OwnerTable<P: Persistence>: @unchecked Sendable {
             p.fence()
             names[String(decoding: bytes, as: UTF8.self)] = id
             UnsafeAtomic<Bool>(at: keeps + Int(id)).store(lifetime == .persistent, ordering: .relaxed)
-            return OwnerRecord(id: id, name: String(decoding: bytes, as: UTF8.self), lifetime: lifetime, quota: quota,
-                               uid: uid, gid: gid, created: created)
+            // As stored: a quota of 0 and a gid of 0xFFFFFFFF read back as none.
+            return OwnerRecord(id: id, name: String(decoding: bytes, as: UTF8.self), lifetime: lifetime, quota: quota == 0 ? nil : quota,
+                               uid: uid, gid: gid == UInt32.max ? nil : gid, created: created)
         }
     }
 

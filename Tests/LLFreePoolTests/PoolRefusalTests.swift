@@ -25,6 +25,14 @@ import Testing
         #expect(try contents(scratch.path) == before)
     }
 
+    /// Stores the checksum the header words of `path` now have (a version-2 header's covers words
+    /// 0..<16 and 17..<20), so that a patched field is found by the later checks.
+    func reseal(_ path: String, _ header: PoolHeader) throws {
+        var words = [UInt64]()
+        for i in 0..<PoolHeader.Word.checksummedV2 { words.append(try readWord(path, at: UInt64(8 * i))) }
+        try patchWord(path, at: 128, PoolHeader.checksum(PoolHeader.checksummed(words, version: header.version)))
+    }
+
     @Test func notAPool() throws {
         try expectRefusal("notapool", { if case .notAPool = $0 { return true }; return false }) { path, _ in
             let noise = Data((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) })
@@ -37,7 +45,7 @@ import Testing
     }
 
     @Test func wrongVersion() throws {
-        try expectRefusal("version", { $0 == .wrongVersion(found: 7, supported: 1) }) { path, _ in
+        try expectRefusal("version", { $0 == .wrongVersion(found: 7, supported: PoolHeader.version) }) { path, _ in
             try patchWord(path, at: 8, 7)
         }
     }
@@ -51,9 +59,29 @@ import Testing
     @Test func inconsistentLayoutWithAValidChecksum() throws {
         try expectRefusal("layout", { if case .corrupt(let why) = $0 { return why.contains("frames offset") }; return false }) { path, header in
             try patchWord(path, at: 96, header.layout.framesOffset + 4096)
-            var words = [UInt64]()
-            for i in 0..<16 { words.append(try readWord(path, at: UInt64(8 * i))) }
-            try patchWord(path, at: 128, PoolHeader.checksum(words))
+            try reseal(path, header)
+        }
+    }
+
+    @Test(arguments: [17, 18, 19])
+    func theChecksumCoversTheOwnerWords(word: Int) throws {
+        try expectRefusal("checksumv2", { if case .badChecksum = $0 { return true }; return false }) { path, _ in
+            try patchWord(path, at: UInt64(8 * word), try readWord(path, at: UInt64(8 * word)) + 64)
+        }
+    }
+
+    @Test(arguments: [(17, "owner table offset"), (19, "frame tags offset")])
+    func inconsistentOwnerWordsWithAValidChecksum(word: Int, name: String) throws {
+        try expectRefusal("ownerlayout", { if case .corrupt(let why) = $0 { return why.contains(name) }; return false }) { path, header in
+            try patchWord(path, at: UInt64(8 * word), try readWord(path, at: UInt64(8 * word)) + 64)
+            try reseal(path, header)
+        }
+    }
+
+    @Test func anOwnerCapacityOutsideTheOwnerNumbersWithAValidChecksum() throws {
+        try expectRefusal("ownercapacity", { if case .corrupt(let why) = $0 { return why.contains("owner capacity") }; return false }) { path, header in
+            try patchWord(path, at: 8 * 18, UInt64(PoolLayout.maxOwnerCapacity + 1))
+            try reseal(path, header)
         }
     }
 

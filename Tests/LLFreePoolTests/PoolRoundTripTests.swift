@@ -14,16 +14,18 @@ struct Taken {
 
 /// Gets a mix of orders on two cores and frees some of them again.
 struct Allocate: PoolAllocatorVisitor {
-    func visit<P: Persistence>(_ image: PoolImage<P>) throws(LLFreeError) -> Taken {
+    func visit<P: Persistence>(_ image: PoolImage<P>) throws -> Taken {
         let a = image.allocator
+        // A persistent owner, so that the frames survive settling at the next open.
+        let owner = try testOwner(image)
         var taken = Taken()
         for (i, order) in [0, 0, 0, 1, 3, 6, 8, 9, 9, 10, 0, 0].enumerated() {
-            taken.runs.append((try a.get(order: order, core: i % 2), order))
+            taken.runs.append((try a.get(order: order, core: i % 2, owner: owner), order))
         }
         // Free a few, including a base frame of a huge frame (a split).
-        try a.put(taken.runs[1].frame, order: 0, core: 1)
+        try a.put(taken.runs[1].frame, order: 0, core: 1, owner: owner)
         let huge = taken.runs[7].frame
-        try a.put(huge + 3, order: 0, core: 0)
+        try a.put(huge + 3, order: 0, core: 0, owner: owner)
         taken.runs.remove(at: 7)
         taken.runs.remove(at: 1)
         for f in 0..<UInt64(512) where f != 3 { taken.runs.append((huge + f, 0)) }
@@ -129,7 +131,7 @@ struct Verify: PoolAllocatorVisitor {
         let pool = try Pool.open(path: scratch.path, cores: 1, durability: .cpuCache)
         #expect(pool.header.layout.framesOffset % UInt64(PoolLayout.framesAlignment) == 0)
         guard case .pmem(let image) = pool.allocator else { Issue.record("cpu-cache uses PmemPersistence"); return }
-        let frame = try image.allocator.get(order: 0, core: 0)
+        let frame = try image.allocator.get(order: 0, core: 0, owner: try testOwner(image))
         let bytes = pool.frames + Int(frame) * Geometry.frameSize
         bytes.storeBytes(of: 0xA5A5, as: UInt64.self)
         try pool.close()

@@ -60,6 +60,14 @@ func poolError<T>(_ body: () throws(PoolError) -> T) -> PoolError? {
     }
 }
 
+/// The persistent owner "test" of `image` (created on first use), whose number the tests pass to
+/// get and put; ``Owners/any`` for a version-1 pool, which has no owners.
+func testOwner<P: Persistence>(_ image: PoolImage<P>) throws -> OwnerID {
+    guard let table = image.owners else { return Owners.any }
+    if let record = table.owner(named: "test") { return record.id }
+    return try table.create(name: "test", lifetime: .persistent, quota: nil, uid: 0, gid: nil).id
+}
+
 /// An in-memory, page-aligned, zeroed region for PoolImage tests.
 final class Region {
     let base: UnsafeMutableRawPointer

@@ -55,7 +55,8 @@ import Testing
         try Pool.format(path: scratch.path, frames: smallFrames, durability: .cpuCache)
         let pool = try Pool.open(path: scratch.path, cores: 1, durability: .cpuCache)
         guard case .pmem(let image) = pool.allocator else { Issue.record("cpu-cache uses PmemPersistence"); return }
-        for _ in 0..<10 { _ = try image.allocator.get(order: 0, core: 0) }
+        let owner = try testOwner(image)
+        for _ in 0..<10 { _ = try image.allocator.get(order: 0, core: 0, owner: owner) }
         // While open: info works (in use), check refuses with 2.
         let live = try runCtl(["info", scratch.path, "--json"])
         #expect(live.status == 0 && live.output.contains("\"inUse\" : true"))
