@@ -36,7 +36,7 @@ extension RequestProcessor {
     }
 
     static var noOwners: ReplyError {
-        ReplyError(.notPermitted, "this pool has no owners (format version 1): every connection acts for the legacy owner; upgrade it with `llfree-ctl upgrade`")
+        ReplyError(.notPermitted, "this pool has no owners (format version 1): every connection acts for the legacy owner; to have owners, format a new pool (docs/pool-format.md)")
     }
 
     /// Called when the connection of `session` closes: detaches it, and frees every frame of an
