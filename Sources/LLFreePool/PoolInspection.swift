@@ -20,6 +20,8 @@ public struct PoolInspection: Sendable {
     public let hugeChildren: Int
     /// Inconsistencies between counters and bitfields (one line each); empty if consistent.
     public let problems: [String]
+    /// The live owners of a version-2 pool (empty for version 1, or when the table is corrupt).
+    public var owners: [OwnerRecord] = []
 
     /// Whether counters, bitfields and huge flags agree.
     public var consistent: Bool { problems.isEmpty }
@@ -43,9 +45,21 @@ public struct PoolInspection: Sendable {
             free += lower.actualFree(c)
             if lower.child(c).huge { huge += 1 }
         }
+        var problems = lower.validate()
+        var owners: [OwnerRecord] = []
+        if let capacity = header.layout.ownerCapacity {
+            // Reading only: the table's initialiser and lookups load, never store.
+            do {
+                let table = try OwnerTable(base: UnsafeMutableRawPointer(mutating: base + header.layout.ownerTableOffset),
+                                           capacity: capacity, persistence: VolatilePersistence(), file: name)
+                owners = table.owners
+            } catch {
+                problems.append("\(error.reason)")
+            }
+        }
         return PoolInspection(header: header, inUse: false, freeFrames: free,
                               countedFreeFrames: lower.counted(0..<header.geometry.children),
                               freeHugeFrames: lower.freeRuns(order: Geometry.hugeOrder), hugeChildren: huge,
-                              problems: lower.validate())
+                              problems: problems, owners: owners)
     }
 }

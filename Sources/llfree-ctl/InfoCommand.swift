@@ -43,6 +43,10 @@ struct InfoCommand: ParsableCommand {
         var countedFreeFrames: Int
         var freeHugeFrames: Int
         var hugeChildren: Int
+        /// Owner-table entries (null for a version-1 pool, which has no owners).
+        var ownerCapacity: Int?
+        /// Live owners' names.
+        var owners: [String]
     }
 
     func run() throws {
@@ -56,7 +60,7 @@ struct InfoCommand: ParsableCommand {
         let h = inspection.header
         let g = h.geometry
         let created = Date(timeIntervalSince1970: Double(h.creationTime) / 1e9)
-        let info = Info(pool: pool, uuid: h.uuidString, version: PoolHeader.version,
+        let info = Info(pool: pool, uuid: h.uuidString, version: h.version,
                         created: ISO8601DateFormatter().string(from: created),
                         state: h.state.clean ? "clean" : "dirty", generation: h.state.generation, inUse: inspection.inUse,
                         frames: h.frames, frameSize: Geometry.frameSize, children: g.children, trees: g.trees,
@@ -64,7 +68,8 @@ struct InfoCommand: ParsableCommand {
                         metadataOffset: h.layout.metadataOffset, metadataLength: h.layout.metadataLength,
                         framesOffset: h.layout.framesOffset, framesLength: h.layout.framesLength,
                         freeFrames: inspection.freeFrames, countedFreeFrames: inspection.countedFreeFrames,
-                        freeHugeFrames: inspection.freeHugeFrames, hugeChildren: inspection.hugeChildren)
+                        freeHugeFrames: inspection.freeHugeFrames, hugeChildren: inspection.hugeChildren,
+                        ownerCapacity: h.layout.ownerCapacity, owners: inspection.owners.map(\.name))
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -85,6 +90,8 @@ struct InfoCommand: ParsableCommand {
             ("free frames", "\(info.freeFrames)" + (info.countedFreeFrames == info.freeFrames ? "" : " (counters say \(info.countedFreeFrames))")),
             ("free huge", "\(info.freeHugeFrames) of 2M"),
             ("huge children", "\(info.hugeChildren) allocated as huge frames"),
+            ("owners", info.ownerCapacity.map { "\(info.owners.count) of \($0)" + (info.owners.isEmpty ? "" : ": " + info.owners.joined(separator: ", ")) }
+                ?? "none: format version 1, every frame is the legacy owner's"),
         ]
         for (key, value) in rows { print(key.padding(toLength: 14, withPad: " ", startingAt: 0) + value) }
     }
