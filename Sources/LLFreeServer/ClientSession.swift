@@ -20,5 +20,8 @@ public struct ClientSession: Sendable {
     }
 
     /// The name of the owner a connection acts for until it attaches: "uid-" and the peer's uid.
-    public static func implicitOwnerName(uid: UInt32) -> String { "uid-\(uid)" }
+    public static func implicitOwnerName(uid: UInt32) -> String { implicitOwnerPrefix + "\(uid)" }
+
+    /// The prefix of implicit owners' names; other peers may not create names with it.
+    public static let implicitOwnerPrefix = "uid-"
 }

@@ -91,6 +91,11 @@ public final class OwnerService: @unchecked Sendable {
                 return (owner, false)
             }
             guard create else { throw ReplyError(.unknownOwner, "no owner is named \"\(name)\" and the attach does not create one") }
+            // "uid-N" is the owner every connection of uid N acts for until it attaches: only
+            // that uid (or an administrator) may create it, so nobody can take it first.
+            if name.hasPrefix(ClientSession.implicitOwnerPrefix), name != ClientSession.implicitOwnerName(uid: peer.uid), !isAdmin(peer) {
+                throw ReplyError(.notPermitted, "names starting \"\(ClientSession.implicitOwnerPrefix)\" are reserved for the owner of that uid; peer uid \(peer.uid) may not create \"\(name)\"")
+            }
             guard anyoneCreates || isAdmin(peer) else {
                 throw ReplyError(.notPermitted, "peer uid \(peer.uid) may not create owners (the policy lets administrators only); nothing was created")
             }

@@ -63,8 +63,8 @@ extension RequestProcessor {
                 }
                 runs += UInt64(freed)
                 frames += UInt64(freed) << UInt64(order)
+                counters.add(.framesFreed, UInt64(freed) << UInt64(order), core: core)
             }
-            counters.add(.framesFreed, frames, core: core)
             guard let next else { break }
             from = next
         }
@@ -140,7 +140,11 @@ extension RequestProcessor {
             return .owners(OwnerList(owners: page.map { info($0, owners) }, next: next))
 
         case .removeOwner(let name):
-            try owners.remove(name: name, peer: session.peer, held: { allocator.held(by: $0) })
+            // Listing settles every tree first: only then is what an owner holds known exactly.
+            try owners.remove(name: name, peer: session.peer, held: { id in
+                _ = allocator.runs(of: id, from: 0, limit: 1)
+                return allocator.held(by: id)
+            })
             return .removeOwner
 
         case .setQuota(let name, let quota):
