@@ -3,6 +3,9 @@
 
 extension WireCodec {
     static let ownerInfoFixedSize = 40
+    /// The largest owner number (owners are numbered 1...4095; 0 is the legacy owner of a
+    /// version-1 pool in an attach reply).
+    static let maxOwnerNumber: UInt16 = 4095
 
     // MARK: Requests
 
@@ -119,6 +122,7 @@ extension WireCodec {
             let from = r.read(UInt16.self)!, limit = r.read(UInt16.self)!, reserved = r.read(UInt32.self)!
             try require(reserved == 0, .malformed, "owners reserved field is not zero", id: id, op: op)
             try require(from >= 1, .malformed, "owners from 0: owner numbers start at 1", id: id, op: op)
+            try require(from <= maxOwnerNumber, .malformed, "owners from \(from) exceeds the largest owner number \(maxOwnerNumber)", id: id, op: op)
             try require(limit >= 1 && Int(limit) <= Wire.maxOwnerPage, .invalidCount, "owners limit \(limit) is outside 1...\(Wire.maxOwnerPage)", id: id, op: op)
             return .owners(from: from, limit: limit)
         case .setQuota:
@@ -204,6 +208,7 @@ extension WireCodec {
         guard let kind = WireOwnerKind(rawValue: kindByte) else {
             throw ProtocolError(.malformed, "owner kind \(kindByte) is not 0 (persistent) or 1 (ephemeral)", id: id, op: op)
         }
+        try require(number <= maxOwnerNumber, .malformed, "owner number \(number) exceeds \(maxOwnerNumber)", id: id, op: op)
         try require(flags & ~1 == 0 && reserved16 == 0 && reserved32 == 0, .malformed, "owner record flags or reserved fields are not zero", id: id, op: op)
         try require(r.remaining >= length, .malformed, "owner record name of \(length) bytes runs past the body", id: id, op: op)
         let name = try readName(&r, length: length, allowed: 1...Wire.maxOwnerName, id: id, op: op)
@@ -228,6 +233,9 @@ extension WireCodec {
             try require(reserved == 0, .malformed, "list reply reserved field is not zero", id: id, op: op)
             try require(count <= Wire.maxBatch && size == 16 + 8 * count, .malformed, "list reply of \(count) runs has a \(size)-byte body", id: id, op: op)
             let runs = r.readUInt64s(count)!.map { WireRun(frame: $0 & (1 << 56 - 1), order: UInt8($0 >> 56)) }
+            if let run = runs.first(where: { Int($0.order) > Wire.maxOrder }) {
+                throw ProtocolError(.malformed, "list reply run \(run) has an order above \(Wire.maxOrder)", id: id, op: op)
+            }
             return .list(ListResult(runs: runs, next: next == UInt64.max ? nil : next))
         case .release:
             try require(size == 16, .malformed, "release reply body is \(size) bytes, not 16", id: id, op: op)
@@ -244,6 +252,7 @@ extension WireCodec {
             try require(size >= 8, .malformed, "owners reply body is \(size) bytes, fewer than 8", id: id, op: op)
             let next = r.read(UInt16.self)!, count = Int(r.read(UInt16.self)!), reserved = r.read(UInt32.self)!
             try require(reserved == 0 && count <= Wire.maxOwnerPage, .malformed, "owners reply count \(count) or reserved field is wrong", id: id, op: op)
+            try require(next <= maxOwnerNumber, .malformed, "owners reply next \(next) exceeds the largest owner number \(maxOwnerNumber)", id: id, op: op)
             var owners: [OwnerInfo] = []
             for _ in 0..<count { owners.append(try readOwnerInfo(&r, id: id, op: op)) }
             try end()
