@@ -271,6 +271,10 @@ public final class Explorer: @unchecked Sendable {
             }
         }
         let workload = Workload(seed: config.seed, frames: config.frames, maxOrder: layout.geometry.maxOrder)
+        // Settle every tree before simulated threads run: a thread that finds a tree another one
+        // is settling waits by yielding the processor, not the simulated turn, and would spin
+        // for ever (one thread runs at a time). Crash points while settling are explored.
+        pool.allocator.settleAll()
         // The owners the clients act for, created as a client would (crash points included).
         for (name, lifetime) in Self.owners where !done {
             guard let table = pool.owners else { fail(["the simulated pool has no owner table"], image: 0); return }

@@ -138,7 +138,8 @@ public enum Oracle {
                 if owner == Owners.any && !allocated { lost.append(f) }
                 else if owner != holder { foreign.append(f) }
             case .open(let holder):
-                if owner != Owners.any && owner != holder { foreign.append(f) }
+                // A put in flight may have freed it and a get in flight taken it again.
+                if owner != Owners.any && owner != holder { extra[owner, default: []].append(f) }
             case .free:
                 if owner != Owners.any { extra[owner, default: []].append(f) }
             }
