@@ -84,7 +84,14 @@ public struct ExplorerResult: Sendable {
     public var operations = 0
     public var recoveryCrashes = 0
     public var failures: [CrashFailure] = []
+    /// Most frames one crash image leaked (allocated and listed by no live persistent owner, or
+    /// listed where the clients were told free): any is a violation.
     public var maxLeaked = 0
+    /// Frames leaked, summed over every crash image (must be 0).
+    public var leaked = 0
+    /// Most frames one crash image left listed for an owner whose get was in flight (not leaked:
+    /// the owner lists and frees them).
+    public var maxUnacknowledged = 0
     /// Persistence work of the workload (not of the checks).
     public var stores = 0, flushes = 0, fences = 0
     public var cleanFlushes = 0, repeatedFlushes = 0, emptyFences = 0
@@ -121,6 +128,9 @@ public final class Explorer: @unchecked Sendable {
     deinit { image.deallocate() }
 
     var done: Bool { config.stopAtFirst && !result.failures.isEmpty }
+
+    /// The owners the workload creates (the last one ephemeral: its frames die with the pool).
+    static let owners: [(String, OwnerLifetime)] = [("p1", .persistent), ("p2", .persistent), ("p3", .persistent), ("e1", .ephemeral)]
 
     /// Steps run so far (single thread), for replay and shrinking.
     var executed: [Step] = []
@@ -192,8 +202,9 @@ public final class Explorer: @unchecked Sendable {
                                               creationTime: 1, name: "old")) != nil,
                       let old = try? PoolImage.open(base: domain.base, length: domain.length, persistence: domain.persistence, cores: 1, name: "old")
                 else { fail(["the simulated pool cannot be formatted"], image: 0); return }
-                for _ in 0..<50 { _ = try? old.allocator.get(order: 0, core: 0) }
-                _ = try? old.allocator.get(order: 9, core: 0)
+                let owner = (try? old.owners?.create(name: "old", lifetime: .persistent, quota: nil, uid: 0, gid: nil))?.id ?? Owners.any
+                for _ in 0..<50 { _ = try? old.allocator.get(order: 0, core: 0, owner: owner) }
+                _ = try? old.allocator.get(order: 9, core: 0, owner: owner)
                 old.close()
             }
             domain.observer = { [unowned self] _ in
@@ -238,6 +249,10 @@ public final class Explorer: @unchecked Sendable {
             return
         }
         domain.broken = config.broken
+        let metadata = layout.metadataOffset
+        domain.frameTagBytes = (metadata + layout.geometry.tagsOffset)..<(metadata + layout.geometry.hugeTagsOffset)
+        domain.hugeTagBytes = (metadata + layout.geometry.hugeTagsOffset)..<(metadata + layout.geometry.metadataSize)
+        domain.ownerTableBytes = layout.ownerTableOffset..<(layout.ownerTableOffset + layout.ownerTableLength)
         var points = 0
         domain.observer = { [unowned self] _ in
             points += 1
@@ -246,20 +261,38 @@ public final class Explorer: @unchecked Sendable {
             guard !self.done, points % self.config.pointStride == 0 || self.config.replay != nil else { return }
             self.checkImage(domain) { [unowned self] recovered in
                 guard let recovered else { return ["the crash image is not a usable pool any more"] }
-                let verdict = Oracle.judge(recovered.allocator, ledger: self.ledger)
+                let verdict = Oracle.judge(recovered, ledger: self.ledger)
                 self.result.maxLeaked = max(self.result.maxLeaked, verdict.leaked)
+                self.result.leaked += verdict.leaked
+                self.result.maxUnacknowledged = max(self.result.maxUnacknowledged, verdict.unacknowledged)
                 var v = verdict.violations
                 if v.isEmpty { v += self.keepWorking(recovered) }
                 return v
             }
         }
         let workload = Workload(seed: config.seed, frames: config.frames, maxOrder: layout.geometry.maxOrder)
+        // Settle every tree before simulated threads run: a thread that finds a tree another one
+        // is settling waits by yielding the processor, not the simulated turn, and would spin
+        // for ever (one thread runs at a time). Crash points while settling are explored.
+        pool.allocator.settleAll()
+        // The owners the clients act for, created as a client would (crash points included).
+        for (name, lifetime) in Self.owners where !done {
+            guard let table = pool.owners else { fail(["the simulated pool has no owner table"], image: 0); return }
+            domain.beginOperation()
+            ledger.inFlight[0] = .create(name: name, lifetime: lifetime)
+            do {
+                ledger.acknowledgeCreate(try table.create(name: name, lifetime: lifetime, quota: nil, uid: 0, gid: nil))
+            } catch {
+                fail(["creating owner \"\(name)\" failed: \(error)"], image: 0)
+            }
+            ledger.inFlight[0] = nil
+        }
         if let script = config.script {
             for (i, step) in script.enumerated() where !done {
                 operationIndex = i
                 executed.append(step)
                 if step == .reopen { pool = reopen(pool, domain); continue }
-                workload.execute(step, on: pool.allocator, thread: 0, domain: domain, ledger: ledger)
+                workload.execute(step, on: pool.allocator, owners: pool.owners, thread: 0, domain: domain, ledger: ledger)
                 if !workload.unexpected.isEmpty { fail(workload.unexpected, image: 0) }
             }
         } else if config.threads <= 1 {
@@ -268,7 +301,7 @@ public final class Explorer: @unchecked Sendable {
                 let step = workload.generate(thread: 0, cores: 1, ledger: ledger)
                 executed.append(step)
                 if step == .reopen { pool = reopen(pool, domain); continue }
-                workload.execute(step, on: pool.allocator, thread: 0, domain: domain, ledger: ledger)
+                workload.execute(step, on: pool.allocator, owners: pool.owners, thread: 0, domain: domain, ledger: ledger)
                 if !workload.unexpected.isEmpty { fail(workload.unexpected, image: 0) }
                 if i % 200 == 199 { progress?(result) }
             }
@@ -280,7 +313,7 @@ public final class Explorer: @unchecked Sendable {
                 while i < self.config.operations && !self.done {
                     self.operationIndex = i
                     let step = workload.generate(thread: thread, cores: self.config.threads, ledger: self.ledger)
-                    workload.execute(step, on: shared.allocator, thread: thread, domain: domain, ledger: self.ledger)
+                    workload.execute(step, on: shared.allocator, owners: shared.owners, thread: thread, domain: domain, ledger: self.ledger)
                     if !workload.unexpected.isEmpty && !self.done { self.fail(workload.unexpected, image: 0) }
                     if i % 200 == 199 { self.progress?(self.result) }
                     i += self.config.threads
@@ -308,34 +341,43 @@ public final class Explorer: @unchecked Sendable {
         domain.beginOperation()
         pool.close()
         do {
-            return try PoolImage.open(base: domain.base, length: domain.length, persistence: domain.persistence,
-                                      cores: config.threads, name: "simulated pool")
+            let reopened = try PoolImage.open(base: domain.base, length: domain.length, persistence: domain.persistence,
+                                              cores: config.threads, name: "simulated pool")
+            // Opening frees what ephemeral owners held (when a tree is settled).
+            ledger.dropEphemeral()
+            return reopened
         } catch {
             fail(["a cleanly closed pool does not open again: \(error)"], image: 0)
             return pool
         }
     }
 
-    /// After recovery the pool must keep working: free what clients held, then allocate again.
+    /// After recovery the pool must keep working: free what clients held (as their owners), then
+    /// allocate again.
     func keepWorking(_ pool: PoolImage<SimulatedPersistence>) -> [String] {
         var v: [String] = []
         // Runs an operation in flight touched may be in either state; leave them alone.
         let open = ledger.inFlight.values.compactMap { op -> (UInt64, UInt64)? in
             switch op {
-            case .put(let f, let o), .getAt(let f, let o): return (f & ~UInt64(Geometry.childFrames - 1), max(f + (1 << UInt64(o)), (f & ~UInt64(Geometry.childFrames - 1)) + UInt64(Geometry.childFrames)))
-            case .get: return nil
+            case .put(let f, let o, _), .getAt(let f, let o, _), .wrongPut(let f, let o, _):
+                return (f & ~UInt64(Geometry.childFrames - 1), max(f + (1 << UInt64(o)), (f & ~UInt64(Geometry.childFrames - 1)) + UInt64(Geometry.childFrames)))
+            case .get, .setRoot, .create: return nil
             }
         }
-        let untouched = ledger.held.filter { start, o in !open.contains { $0.0 < start + (1 << UInt64(o)) && start < $0.1 } }
-        for (frame, order) in untouched.sorted(by: { $0.key < $1.key }).prefix(8) {
-            do { try pool.allocator.put(frame, order: order, core: 0) } catch { v.append("put of held \(frame)/\(order) after recovery: \(error)") }
+        let untouched = ledger.held.filter { start, o in
+            ledger.lifetime(ledger.holder[start]!) == .persistent && !open.contains { $0.0 < start + (1 << UInt64(o)) && start < $0.1 }
         }
+        for (frame, order) in untouched.sorted(by: { $0.key < $1.key }).prefix(8) {
+            let owner = ledger.holder[frame]!
+            do { try pool.allocator.put(frame, order: order, core: 0, owner: owner) } catch { v.append("put of \(frame)/\(order) held by owner \(owner) after recovery: \(error)") }
+        }
+        let owner = ledger.owners.first?.id ?? 1
         var got: [(UInt64, Int)] = []
         for order in [0, 3, 9] {
-            if let f = try? pool.allocator.get(order: order, core: 0) { got.append((f, order)) }
+            if let f = try? pool.allocator.get(order: order, core: 0, owner: owner) { got.append((f, order)) }
         }
         for (f, o) in got {
-            do { try pool.allocator.put(f, order: o, core: 0) } catch { v.append("put of \(f)/\(o) got after recovery: \(error)") }
+            do { try pool.allocator.put(f, order: o, core: 0, owner: owner) } catch { v.append("put of \(f)/\(o) got after recovery: \(error)") }
         }
         v += pool.allocator.validate().map { "after working on the recovered pool: \($0)" }
         return v

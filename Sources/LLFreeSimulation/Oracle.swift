@@ -1,62 +1,177 @@
 // The oracle: what must be true of a pool recovered from a crash image, judged against what the
-// clients were told. Every acknowledged get is still allocated, every acknowledged put is free,
-// no frame is free and held at once, leaked frames are bounded by the operations in flight,
-// counters equal the bitfields.
+// clients were told. After reopening and settling every tree:
+// - every acknowledged owner is live with its lifetime; its root is the acknowledged value (the
+//   old or the new one while a compare-and-set is in flight);
+// - every allocated frame lies in a run that `runs(of:)` lists for exactly one live persistent
+//   owner, and every listed frame is allocated; `held(by:)` of every live owner equals the frames
+//   listed for it; ephemeral owners hold nothing;
+// - every acknowledged get of a persistent owner is still held by that owner; every frame an
+//   operation in flight touches is free or held by the operation's owner (a get in flight may
+//   leave one aligned run of its order to its owner); every acknowledged put is free;
+// - held huge runs are still huge runs; counters equal the bitfields.
+// Leaked frames (allocated but listed by no live persistent owner, or listed where the ledger
+// says free) must be 0.
 
 import LLFree
+import LLFreePool
 
 /// The verdict on one recovered pool.
 public struct Verdict: Sendable {
     /// What is wrong; empty when the pool is correct.
     public var violations: [String] = []
-    /// Frames allocated that no client holds (from operations cut short).
+    /// Frames allocated that no live persistent owner lists, plus frames listed that the ledger
+    /// says are free (beyond one aligned run per get in flight of that owner).
     public var leaked = 0
-    /// Frames the operations in flight may leave allocated.
-    public var leakBudget = 0
+    /// Frames an owner lists because a get of it in flight had tagged them (not leaked: its
+    /// owner can find and free them).
+    public var unacknowledged = 0
 }
 
 /// Judges recovered pools.
 public enum Oracle {
-    /// Checks `llfree`, freshly recovered, against `ledger`.
-    public static func judge<P: Persistence>(_ llfree: LLFree<P>, ledger: Ledger) -> Verdict {
+    /// What the ledger says of a frame.
+    enum Expect: Equatable {
+        case free
+        case held(OwnerID)
+        /// An operation in flight by this owner touches it: free or held by it.
+        case open(OwnerID)
+    }
+
+    /// Checks `pool`, freshly recovered, against `ledger`. Settles every tree first.
+    public static func judge<P: Persistence>(_ pool: PoolImage<P>, ledger: Ledger) -> Verdict {
         var verdict = Verdict()
-        let frames = Int(llfree.geometry.frames)
-        // 0: must be free, 1: must be allocated (held), 2: open (an operation in flight touches it).
-        var expect = [UInt8](repeating: 0, count: frames)
-        for (frame, order) in ledger.held {
-            for f in Int(frame)..<(Int(frame) + (1 << order)) { expect[f] = 1 }
+        let llfree = pool.allocator
+        guard let table = pool.owners else {
+            verdict.violations.append("the recovered pool has no owner table")
+            return verdict
         }
-        // A get in flight may leave one naturally aligned run of its order allocated; gets of a
-        // given frame and puts in flight leave their own frames open (either state is right).
-        var gets: [Int] = []
+        llfree.settleAll()
+        let frames = Int(llfree.geometry.frames)
+
+        // Owners: acknowledged ones are live, as created; roots are acknowledged values.
+        let live = table.owners
+        let liveByID = Dictionary(uniqueKeysWithValues: live.map { ($0.id, $0) })
+        for owner in ledger.owners {
+            guard let record = liveByID[owner.id] else {
+                verdict.violations.append("acknowledged owner \(owner.id) \"\(owner.name)\" is not in the recovered owner table")
+                continue
+            }
+            if record.name != owner.name || record.lifetime != owner.lifetime {
+                verdict.violations.append("owner \(owner.id) was created as \"\(owner.name)\" (\(owner.lifetime)), recovered as \(record)")
+            }
+            let root = (try? table.root(owner.id)) ?? []
+            var allowed = [ledger.roots[owner.id] ?? []]
+            for (_, op) in ledger.inFlight {
+                if case .setRoot(owner.id, let old, let new) = op { allowed += [old, new] }
+            }
+            if !allowed.contains(root) {
+                verdict.violations.append("owner \(owner.id)'s root is \(Array(root.prefix(4)))..., not the acknowledged value \(Array(allowed[0].prefix(4)))...")
+            }
+        }
+        for record in live where !ledger.owners.contains(where: { $0.id == record.id }) {
+            // Only a creation in flight may leave an owner the ledger does not know.
+            let creating = ledger.inFlight.values.contains { if case .create(record.name, record.lifetime) = $0 { return true }; return false }
+            if !creating { verdict.violations.append("the recovered table holds \(record), which was never created") }
+        }
+        func persistent(_ id: OwnerID) -> Bool { liveByID[id]?.lifetime == .persistent }
+
+        // What the ledger expects of every frame.
+        var expect = [Expect](repeating: .free, count: frames)
+        for (frame, order) in ledger.held {
+            let owner = ledger.holder[frame]!
+            // Settling frees what ephemeral owners held.
+            guard ledger.lifetime(owner) == .persistent else { continue }
+            for f in Int(frame)..<(Int(frame) + (1 << order)) { expect[f] = .held(owner) }
+        }
+        var gets: [OwnerID: [Int]] = [:]
         for (_, op) in ledger.inFlight {
             switch op {
-            case .get(let order, _):
-                verdict.leakBudget += 1 << order
-                gets.append(order)
-            case .getAt(let frame, let order), .put(let frame, let order):
-                for f in Int(frame)..<(Int(frame) + (1 << order)) { expect[f] = 2 }
+            case .get(let order, _, let owner):
+                gets[owner, default: []].append(order)
+            case .getAt(let frame, let order, let owner):
+                // A get of a run some of which is held must fail: then it changes nothing.
+                let run = Int(frame)..<(Int(frame) + (1 << order))
+                if run.allSatisfy({ expect[$0] == .free }) { for f in run { expect[f] = .open(owner) } }
+            case .put(let frame, let order, let owner):
+                for f in Int(frame)..<(Int(frame) + (1 << order)) { expect[f] = .open(owner) }
+            case .wrongPut, .setRoot, .create:
+                break  // a refused put changes nothing: its run stays held
             }
         }
-        var lost: [Int] = [], leaked: [Int] = []
+
+        // What the recovered pool lists, per live owner.
+        var listed = [OwnerID](repeating: Owners.any, count: frames)
+        var twice: [Int] = []
+        for record in live {
+            var from: UInt64 = 0
+            var count = 0
+            while true {
+                let (runs, next) = llfree.runs(of: record.id, from: from, limit: 256)
+                for run in runs {
+                    for f in Int(run.frame)..<min(frames, Int(run.frame) + (1 << run.order)) {
+                        if listed[f] != Owners.any { twice.append(f) }
+                        listed[f] = record.id
+                    }
+                    count += 1 << run.order
+                }
+                guard let next else { break }
+                from = next
+            }
+            if llfree.held(by: record.id) != count {
+                verdict.violations.append("held(by: \(record.id)) is \(llfree.held(by: record.id)), the runs listed for it hold \(count) frames")
+            }
+            if record.lifetime != .persistent && count > 0 {
+                verdict.violations.append("ephemeral owner \(record.id) holds \(count) frames after recovery")
+            }
+        }
+        if !twice.isEmpty { verdict.violations.append("frames listed for two owners: \(ranges(twice))") }
+
+        var lost: [Int] = [], unlisted: [Int] = [], freeListed: [Int] = [], foreign: [Int] = []
+        var extra: [OwnerID: [Int]] = [:]
         for f in 0..<frames {
             let allocated = !llfree.lower.isFree(frame: UInt64(f), order: 0)
+            let owner = listed[f]
+            if allocated && (owner == Owners.any || !persistent(owner)) { unlisted.append(f) }
+            if !allocated && owner != Owners.any { freeListed.append(f) }
             switch expect[f] {
-            case 1 where !allocated: lost.append(f)
-            case 0 where allocated: verdict.leaked += 1; leaked.append(f)
-            default: break
+            case .held(let holder):
+                if owner == Owners.any && !allocated { lost.append(f) }
+                else if owner != holder { foreign.append(f) }
+            case .open(let holder):
+                // A put in flight may have freed it and a get in flight taken it again.
+                if owner != Owners.any && owner != holder { extra[owner, default: []].append(f) }
+            case .free:
+                if owner != Owners.any { extra[owner, default: []].append(f) }
             }
         }
+        verdict.leaked += unlisted.count
         if !lost.isEmpty {
             verdict.violations.append("acknowledged frames are free after recovery: \(ranges(lost))")
         }
-        if !leaked.isEmpty && !coveredByRuns(leaked, orders: gets) {
-            verdict.violations.append("\(verdict.leaked) frames allocated that no client holds (\(ranges(leaked))), more than one aligned run per get in flight (orders \(gets.sorted())) accounts for")
+        if !unlisted.isEmpty {
+            verdict.violations.append("\(unlisted.count) frames allocated that no live persistent owner lists: \(ranges(unlisted))")
         }
+        if !freeListed.isEmpty {
+            verdict.violations.append("frames listed for an owner but free: \(ranges(freeListed))")
+        }
+        if !foreign.isEmpty {
+            verdict.violations.append("frames held by another owner than the one the clients were told: \(ranges(foreign))")
+        }
+        for (owner, found) in extra.sorted(by: { $0.key < $1.key }) {
+            // A get in flight may have tagged one aligned run of its order for its owner.
+            if coveredByRuns(found, orders: gets[owner] ?? []) {
+                verdict.unacknowledged += found.count
+            } else {
+                verdict.leaked += found.count
+                verdict.violations.append("owner \(owner) holds \(found.count) frames the clients were not given (\(ranges(found))), more than one aligned run per get of it in flight (orders \((gets[owner] ?? []).sorted())) accounts for")
+            }
+        }
+
         // Held huge runs must still be huge runs of the same size, so that their put works.
         for (frame, order) in ledger.held where order >= Geometry.hugeOrder {
+            guard ledger.lifetime(ledger.holder[frame]!) == .persistent else { continue }
             let first = Int(frame) / Geometry.childFrames
-            let touched = (Int(frame)..<(Int(frame) + (1 << order))).contains { expect[$0] == 2 }
+            let touched = (Int(frame)..<(Int(frame) + (1 << order))).contains { if case .open = expect[$0] { return true }; return false }
             if touched { continue }
             for c in first..<(first + (1 << (order - Geometry.hugeOrder))) {
                 let child = llfree.lower.child(c)

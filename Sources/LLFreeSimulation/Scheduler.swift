@@ -25,7 +25,7 @@ final class Scheduler: @unchecked Sendable {
         let inner = domain.observer
         domain.observer = { [unowned self] event in
             inner?(event)
-            self.switchPoint(other: false)
+            if !self.domain.noSwitch { self.switchPoint(other: false) }
         }
         domain.spin = { [unowned self] in self.switchPoint(other: true) }
         domain.thread = 0

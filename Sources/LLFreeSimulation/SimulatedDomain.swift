@@ -36,6 +36,10 @@ public enum BrokenStep: String, Sendable, CaseIterable {
     case flush
     /// The first fence of every allocator operation is dropped.
     case fence
+    /// Every flush of a line in the frame-tag and huge-tag areas is dropped.
+    case tagFlush = "tag-flush"
+    /// Every flush of a line of the owner table is dropped.
+    case ownerFlush = "owner-flush"
 }
 
 /// A persistence event, as the explorer sees it.
@@ -66,6 +70,12 @@ public final class SimulatedDomain: @unchecked Sendable {
     /// The step to drop, and whether the current operation dropped it already.
     public var broken: BrokenStep?
     var droppedInOperation = false
+    /// Byte ranges of the image holding the frame tags, the huge tags and the owner table (for
+    /// `tag-flush` and `owner-flush`).
+    public var frameTagBytes = 0..<0, hugeTagBytes = 0..<0, ownerTableBytes = 0..<0
+    /// While set, the scheduler does not switch threads at persistence events (code holding a
+    /// lock runs; crash images are still taken).
+    public var noSwitch = false
     /// Counts for the report.
     public private(set) var stores = 0, flushes = 0, fences = 0
     /// Wasted persistence work.
@@ -137,6 +147,9 @@ public final class SimulatedDomain: @unchecked Sendable {
             droppedInOperation = true
             return
         }
+        let offset = line * 64
+        if broken == .tagFlush && (frameTagBytes.contains(offset) || hugeTagBytes.contains(offset)) { return }
+        if broken == .ownerFlush && ownerTableBytes.contains(offset) { return }
         let versions = histories[line]?.count ?? 0
         if versions == 0 { cleanFlushes += 1 }
         if let already = flushed[thread]?[line], already == versions { repeatedFlushes += 1 }

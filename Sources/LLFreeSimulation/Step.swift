@@ -5,23 +5,31 @@ import LLFree
 
 /// A step of the simulated workload.
 ///
-/// Text form (space separated in a script): `g<order><f|m|h>` get, `a<frame>/<order>` get of a
-/// given frame, `p<n>` put of the n-th held run (modulo the runs held), `s<n>/<order>/<slot>` put
-/// of part of the n-th held run if it is a huge frame (a split), `x<frame>` put of a frame
-/// nobody holds (must be refused), `d` drain, `r` close the pool and open it again (one thread).
+/// Text form (space separated in a script): `g<order><f|m|h>@<k>` get for the k-th owner the
+/// workload created, `a<frame>/<order>@<k>` get of a given frame for it (`@<k>` left out: the
+/// first owner), `p<n>` put of the n-th held run (modulo the runs held) by its holder,
+/// `s<n>/<order>/<slot>` put of part of the n-th held run if it is a huge frame (a split),
+/// `w<n>/<k>` put of the n-th held run by another owner (the holder's index plus 1 + k, modulo the
+/// owners; must be refused and change nothing), `c<k>/<v>` compare-and-set of the k-th owner's
+/// root to a value made from v, `x<frame>` put of a frame nobody holds (must be refused), `d`
+/// drain, `r` close the pool and open it again (one thread).
 public enum Step: Sendable, Equatable, CustomStringConvertible {
-    case get(order: Int, kind: Kind)
-    case getAt(frame: UInt64, order: Int)
+    case get(order: Int, kind: Kind, owner: Int = 0)
+    case getAt(frame: UInt64, order: Int, owner: Int = 0)
     case put(held: Int)
     case split(held: Int, order: Int, slot: Int)
+    case wrongPut(held: Int, other: Int)
+    case setRoot(owner: Int, value: Int)
     case doubleFree(frame: UInt64)
     case drain
     case reopen
 
     public var description: String {
         switch self {
-        case .get(let o, let k): return "g\(o)\(k.description.prefix(1))"
-        case .getAt(let f, let o): return "a\(f)/\(o)"
+        case .get(let o, let k, let w): return "g\(o)\(k.description.prefix(1))" + (w == 0 ? "" : "@\(w)")
+        case .getAt(let f, let o, let w): return "a\(f)/\(o)" + (w == 0 ? "" : "@\(w)")
+        case .wrongPut(let n, let k): return "w\(n)/\(k)"
+        case .setRoot(let w, let v): return "c\(w)/\(v)"
         case .put(let n): return "p\(n)"
         case .split(let n, let o, let slot): return "s\(n)/\(o)/\(slot)"
         case .doubleFree(let f): return "x\(f)"
@@ -33,23 +41,35 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
     /// Parses the text form; nil if it is not a step.
     public init?(_ text: Substring) {
         guard let tag = text.first else { return nil }
-        let rest = text.dropFirst()
+        var rest = text.dropFirst()
+        var owner = 0
+        if tag == "g" || tag == "a", let at = rest.firstIndex(of: "@") {
+            guard let k = Int(rest[rest.index(after: at)...]), k >= 0 else { return nil }
+            owner = k
+            rest = rest[..<at]
+        }
         let numbers = rest.split(separator: "/").map { UInt64($0.filter(\.isNumber)) }
         switch tag {
         case "g":
             guard let last = rest.last, let o = Int(rest.dropLast()) else { return nil }
             let kinds: [Character: Kind] = ["f": .fixed, "m": .movable, "h": .huge]
             guard let k = kinds[last] else { return nil }
-            self = .get(order: o, kind: k)
+            self = .get(order: o, kind: k, owner: owner)
         case "a":
             guard numbers.count == 2, let f = numbers[0], let o = numbers[1] else { return nil }
-            self = .getAt(frame: f, order: Int(o))
+            self = .getAt(frame: f, order: Int(o), owner: owner)
         case "p":
             guard let n = Int(rest) else { return nil }
             self = .put(held: n)
         case "s":
             guard numbers.count == 3, let n = numbers[0], let o = numbers[1], let slot = numbers[2] else { return nil }
             self = .split(held: Int(n), order: Int(o), slot: Int(slot))
+        case "w":
+            guard numbers.count == 2, let n = numbers[0], let k = numbers[1] else { return nil }
+            self = .wrongPut(held: Int(n), other: Int(k))
+        case "c":
+            guard numbers.count == 2, let k = numbers[0], let v = numbers[1] else { return nil }
+            self = .setRoot(owner: Int(k), value: Int(v))
         case "x":
             guard let f = UInt64(rest) else { return nil }
             self = .doubleFree(frame: f)

@@ -1,8 +1,11 @@
-// The simulated clients: a seeded mix of gets of every order and kind, puts of held runs (some
-// splitting huge frames), gets of specific frames, refused double frees and drains. Each thread
+// The simulated clients: a seeded mix of gets of every order and kind, each for one of the owners
+// the explorer created (persistent ones and an ephemeral one), puts of held runs by their holder
+// (some splitting huge frames), puts by the wrong owner (refused, changing nothing), gets of
+// specific frames, compare-and-set of owners' roots, refused double frees and drains. Each thread
 // has its own random stream, so a schedule replays exactly.
 
 import LLFree
+import LLFreePool
 
 /// Generates and runs the operations of the simulated clients.
 /// Simulated threads use it only while they hold the scheduler's turn.
@@ -28,26 +31,39 @@ final class Workload: @unchecked Sendable {
         }
     }
 
+    /// The index of an owner among `count` created ones: the last (ephemeral) one now and then.
+    func owner(_ rng: inout SeededRandom, count: Int) -> Int {
+        guard count > 1 else { return 0 }
+        if Int.random(in: 0..<100, using: &rng) < 15 { return count - 1 }
+        return Int.random(in: 0..<(count - 1), using: &rng)
+    }
+
     /// The next step of `thread`, drawn from its random stream (the workload's mix).
     func generate(thread: Int, cores: Int, ledger: Ledger) -> Step {
         var rng = rngs[thread]
         defer { rngs[thread] = rng }
+        let owners = ledger.owners.count
         let heldFrames = ledger.held.values.reduce(0) { $0 + (1 << $1) }
         let full = heldFrames * 4 > Int(frames) * 3
         let action = Int.random(in: 0..<100, using: &rng)
         switch action {
         case 0..<45 where !full:
             let o = order(&rng)
-            return .get(order: o, kind: Kind.allCases.randomElement(using: &rng)!)
+            return .get(order: o, kind: Kind.allCases.randomElement(using: &rng)!, owner: owner(&rng, count: owners))
         case 45..<53:
             let o = Int.random(in: 0...Geometry.hugeOrder, using: &rng)
-            return .getAt(frame: UInt64.random(in: 0..<frames, using: &rng) & ~((1 << UInt64(o)) - 1), order: o)
+            return .getAt(frame: UInt64.random(in: 0..<frames, using: &rng) & ~((1 << UInt64(o)) - 1), order: o,
+                          owner: owner(&rng, count: owners))
         case 53..<58 where cores == 1:
             return .doubleFree(frame: UInt64.random(in: 0..<frames, using: &rng))
         case 58..<60:
             return .drain
         case 60 where cores == 1:
             return .reopen
+        case 61..<64:
+            return .wrongPut(held: Int.random(in: 0..<1 << 30, using: &rng), other: Int.random(in: 0..<8, using: &rng))
+        case 64..<66:
+            return .setRoot(owner: Int.random(in: 0..<max(1, owners), using: &rng), value: Int.random(in: 0..<1 << 20, using: &rng))
         default:
             let n = Int.random(in: 0..<1 << 30, using: &rng)
             if Int.random(in: 0..<4, using: &rng) == 0 {
@@ -61,27 +77,83 @@ final class Workload: @unchecked Sendable {
     /// Runs `step` as `thread`, keeping `ledger` up to date. Steps that do not apply to the
     /// current state (nothing held, a frame that is held) do nothing. Wrong answers go to
     /// ``unexpected``.
-    func execute<P: Persistence>(_ step: Step, on llfree: LLFree<P>, thread: Int, domain: SimulatedDomain, ledger: Ledger) {
+    func execute<P: Persistence>(_ step: Step, on llfree: LLFree<P>, owners table: OwnerTable<P>?, thread: Int,
+                                 domain: SimulatedDomain, ledger: Ledger) {
         let core = thread % llfree.cores
+        let owners = ledger.owners.map(\.id)
+        func id(_ k: Int) -> OwnerID { owners.isEmpty ? Owners.any : owners[k % owners.count] }
         domain.beginOperation()
         switch step {
-        case .get(let o, let kind):
-            ledger.inFlight[thread] = .get(order: o, kind: kind)
-            if let frame = try? llfree.get(order: o, core: core, kind: kind) {
-                if !ledger.acknowledgeGet(frame, order: o) { unexpected.append("get(order: \(o)) returned \(frame), which a client holds") }
+        case .get(let o, let kind, let k):
+            let owner = id(k)
+            ledger.inFlight[thread] = .get(order: o, kind: kind, owner: owner)
+            if let frame = try? llfree.get(order: o, core: core, kind: kind, owner: owner) {
+                if !ledger.acknowledgeGet(frame, order: o, owner: owner) { unexpected.append("get(order: \(o)) returned \(frame), which a client holds") }
             }
-        case .getAt(let frame, let o):
+        case .getAt(let frame, let o, let k):
             guard frame + (1 << UInt64(o)) <= frames else { return }
-            ledger.inFlight[thread] = .getAt(frame: frame, order: o)
-            if (try? llfree.get(at: frame, order: o, core: core)) != nil {
-                if !ledger.acknowledgeGet(frame, order: o) { unexpected.append("get(at: \(frame), order: \(o)) succeeded on a held frame") }
+            let owner = id(k)
+            ledger.inFlight[thread] = .getAt(frame: frame, order: o, owner: owner)
+            if (try? llfree.get(at: frame, order: o, core: core, owner: owner)) != nil {
+                if !ledger.acknowledgeGet(frame, order: o, owner: owner) { unexpected.append("get(at: \(frame), order: \(o)) succeeded on a held frame") }
+            }
+        case .wrongPut(let n, let k):
+            guard owners.count > 1, let (start, o, holder) = ledger.heldRun(n) else { return }
+            let index = owners.firstIndex(of: holder) ?? 0
+            let wrong = owners[(index + 1 + k % (owners.count - 1)) % owners.count]
+            // An odd k tries to split a held order-9 frame (a put of one of its base frames).
+            let (frame, order) = o == Geometry.hugeOrder && k % 2 == 1 ? (start + UInt64(k * 37 % Geometry.childFrames), 0) : (start, o)
+            let child = Int(start) / Geometry.childFrames
+            func state() -> [UInt64] {
+                let children = o >= Geometry.hugeOrder ? 1 << (o - Geometry.hugeOrder) : 1
+                var words = (child..<(child + children)).map { UInt64(llfree.lower.child($0).raw) }
+                words.append(UInt64(llfree.lower.hugeTag(child).raw))
+                words += (Int(start)..<(Int(start) + min(1 << o, Geometry.childFrames))).map { UInt64(llfree.lower.frameTag(UInt64($0)).raw) }
+                words.append(llfree.lower.isFree(frame: start, order: 0) ? 1 : 0)
+                return words
+            }
+            let before = state()
+            ledger.busy.insert(start)
+            ledger.inFlight[thread] = .wrongPut(frame: frame, order: order, owner: wrong)
+            do throws(LLFreeError) {
+                try llfree.put(frame, order: order, core: core, owner: wrong, waiting: domain.waiting)
+                unexpected.append("put(\(frame), order: \(order)) by owner \(wrong) of a run owner \(holder) holds was accepted")
+                ledger.beginPut(frame, order: order)
+            } catch {
+                if case .notOwner = error {} else {
+                    unexpected.append("put(\(frame), order: \(order)) by owner \(wrong) of a run owner \(holder) holds was refused with \(error), not notOwner")
+                }
+                if state() != before {
+                    unexpected.append("a refused put(\(frame), order: \(order)) by owner \(wrong) changed the run \(start)/\(o) owner \(holder) holds: \(before) -> \(state())")
+                }
+            }
+            ledger.busy.remove(start)
+        case .setRoot(let k, let v):
+            guard let table, !owners.isEmpty, let old = ledger.roots[id(k)] else { return }
+            let owner = id(k)
+            let new = (0..<OwnerTableLayout.rootSize).map { UInt8(truncatingIfNeeded: v &+ $0 &* 31 &+ 1) }
+            // The owner table serialises changes with a lock: no other simulated thread may take
+            // the turn while it is held.
+            domain.noSwitch = true
+            defer { domain.noSwitch = false }
+            ledger.inFlight[thread] = .setRoot(owner: owner, old: old, new: new)
+            if v % 4 == 0 && new != old {
+                // A stale expected value must be refused and change nothing.
+                switch try? table.compareAndSetRoot(owner, expected: new, new: old) {
+                case (false, old)?: break
+                case let r: unexpected.append("compareAndSetRoot of owner \(owner) with a stale expected value answered \(String(describing: r))")
+                }
+            }
+            switch try? table.compareAndSetRoot(owner, expected: old, new: new) {
+            case (true, new)?: ledger.roots[owner] = new
+            case let r: unexpected.append("compareAndSetRoot of owner \(owner) with the current value answered \(String(describing: r))")
             }
         case .doubleFree(let frame):
             // Only single-threaded, where "nobody holds it" is certain.
             guard llfree.cores == 1, frame < frames,
                   ledger.held.allSatisfy({ frame < $0.key || frame >= $0.key + (1 << UInt64($0.value)) }) else { return }
-            ledger.inFlight[thread] = .put(frame: frame, order: 0)
-            if (try? llfree.put(frame, order: 0, core: core, waiting: domain.waiting)) != nil {
+            ledger.inFlight[thread] = .put(frame: frame, order: 0, owner: id(0))
+            if (try? llfree.put(frame, order: 0, core: core, owner: id(0), waiting: domain.waiting)) != nil {
                 unexpected.append("put(\(frame), order: 0) of a frame nobody holds was accepted")
             }
         case .drain:
@@ -89,16 +161,16 @@ final class Workload: @unchecked Sendable {
         case .reopen:
             preconditionFailure("the explorer closes and reopens the pool itself")
         case .put(let n), .split(let n, _, _):
-            guard let (start, o) = ledger.heldRun(n) else { return }
+            guard let (start, o, holder) = ledger.heldRun(n) else { return }
             var frame = start, put = o
             if case .split(_, let part, let slot) = step, o == Geometry.hugeOrder {
                 put = part
                 frame = start + (UInt64(slot % (512 >> part)) << UInt64(part))
             }
-            ledger.inFlight[thread] = .put(frame: frame, order: put)
+            ledger.inFlight[thread] = .put(frame: frame, order: put, owner: holder)
             ledger.beginPut(frame, order: put)
             do throws(LLFreeError) {
-                try llfree.put(frame, order: put, core: core, waiting: domain.waiting)
+                try llfree.put(frame, order: put, core: core, owner: holder, waiting: domain.waiting)
             } catch {
                 unexpected.append("put(\(frame), order: \(put)) of a held run was refused: \(error)")
             }

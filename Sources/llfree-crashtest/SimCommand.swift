@@ -15,11 +15,24 @@ struct SimCommand: ParsableCommand {
         commandName: "sim",
         abstract: "Crash the pool at every persistence event on a simulated power-fail domain and check each recovery.",
         discussion: """
-        Runs seeded workloads (gets of every order and kind, puts, huge-frame splits, multi-child \
-        runs, cross-core frees, exhaustion) on a pool in a simulated persistence domain, takes \
-        crash images at stores, flushes and fences, during format and during recovery, opens each \
-        with the real pool code and checks the oracle. Exit 0: no violation; 1: a violation \
-        (printed with a replay command). Last line: `crash images: N, violations: V`.
+        Runs seeded workloads on a version-2 pool (with owners) in a simulated persistence domain: \
+        three persistent owners and one ephemeral owner are created, then gets of every order and \
+        kind for one of them, puts by the holder, huge-frame splits, multi-child runs, cross-core \
+        frees, exhaustion, puts by the wrong owner (must be refused with notOwner and change \
+        nothing) and compare-and-set of owners' roots. Crash images are taken at stores, flushes \
+        and fences, during format and during recovery; each is opened with the real pool code, \
+        settled, and checked by the oracle: acknowledged owners and root values survive (an \
+        unacknowledged root: old or new); every allocated frame is listed by runs(of:) of exactly \
+        one live persistent owner and held(by:) equals what is listed; every acknowledged get of a \
+        persistent owner is still held by it, every get not acknowledged is free or its owner's, \
+        every acknowledged put is free; ephemeral owners hold nothing. Leaked frames (allocated and \
+        listed by no live persistent owner, or listed where the clients were told free) are \
+        violations. Exit 0: no violation; 1: a violation (printed with a replay command). Last \
+        lines: `leaked: N` (always 0 without a violation) and `crash images: N, violations: V`.
+
+        --break removes a persistence step, to prove the oracle fails: flush (the first flush of \
+        every operation), fence (the first fence of every operation), tag-flush (every flush of the \
+        frame-tag and huge-tag areas), owner-flush (every flush of the owner table).
         """)
 
     @Option(help: "Seed of the workload, the crash images and the schedule; several seeds run one after another from it.")
@@ -40,7 +53,7 @@ struct SimCommand: ParsableCommand {
     @Option(help: "Crash model: adr (only flushed+fenced lines are sure to survive), eadr or process.")
     var mode: String = "adr"
 
-    @Option(name: .customLong("break"), help: "Remove a persistence step to prove the harness fails: flush or fence.")
+    @Option(name: .customLong("break"), help: "Remove a persistence step to prove the harness fails: flush, fence, tag-flush or owner-flush.")
     var broken: String?
 
     @Option(help: "Crash images per crash point (small windows are enumerated exhaustively).")
@@ -62,7 +75,7 @@ struct SimCommand: ParsableCommand {
         guard let crashMode = CrashMode(rawValue: mode) else { throw ValidationError("--mode must be adr, eadr or process") }
         var brokenStep: BrokenStep? = nil
         if let broken {
-            guard let b = BrokenStep(rawValue: broken) else { throw ValidationError("--break must be flush or fence") }
+            guard let b = BrokenStep(rawValue: broken) else { throw ValidationError("--break must be \(BrokenStep.allCases.map(\.rawValue).joined(separator: ", "))") }
             brokenStep = b
         }
         var replayPoint: (Int, Int)? = nil
@@ -79,7 +92,7 @@ struct SimCommand: ParsableCommand {
             guard threads == 1 else { throw ValidationError("--script runs one thread") }
             steps = parsed
         }
-        var total = 0, violations = 0, leaked = 0, recoveries = 0
+        var total = 0, violations = 0, leaked = 0, leakedTotal = 0, unacknowledged = 0, recoveries = 0
         var wasted = (clean: 0, repeated: 0, empty: 0, flushes: 0, fences: 0)
         for s in 0..<UInt64(seeds) {
             var config = ExplorerConfig()
@@ -112,6 +125,8 @@ struct SimCommand: ParsableCommand {
             total += result.images
             recoveries += result.recoveryCrashes
             leaked = max(leaked, result.maxLeaked)
+            leakedTotal += result.leaked
+            unacknowledged = max(unacknowledged, result.maxUnacknowledged)
             violations += result.failures.count
             wasted.clean += result.cleanFlushes
             wasted.repeated += result.repeatedFlushes
@@ -124,7 +139,8 @@ struct SimCommand: ParsableCommand {
             if violations > 0 && !keepGoing { break }
         }
         print("persistence work: \(wasted.flushes) flushes, \(wasted.fences) fences; wasted: \(wasted.clean) flushes of clean lines, \(wasted.repeated) lines flushed twice before a fence, \(wasted.empty) fences with nothing pending")
-        print("recoveries crashed part way: \(recoveries), most frames leaked by a crash: \(leaked)")
+        print("recoveries crashed part way: \(recoveries), most frames a get in flight left to its owner: \(unacknowledged), most frames leaked by a crash: \(leaked)")
+        print("leaked: \(leakedTotal)")
         print("crash images: \(total), violations: \(violations)")
         if violations > 0 { throw ExitCode(1) }
     }

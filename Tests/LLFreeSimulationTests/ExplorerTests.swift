@@ -22,6 +22,7 @@ import LLFreeSimulation
         #expect(r.disciplineViolations == [])
         #expect(r.images > 1000)
         #expect(r.recoveryCrashes > 10)
+        #expect(r.leaked == 0)
     }
 
     @Test func interleavedThreadsHaveNoViolation() throws {
@@ -36,7 +37,7 @@ import LLFreeSimulation
         #expect(r.failures.map(\.description) == [])
     }
 
-    @Test(arguments: [BrokenStep.flush, .fence])
+    @Test(arguments: [BrokenStep.flush, .fence, .tagFlush, .ownerFlush])
     func removingAPersistenceStepIsFound(step: BrokenStep) throws {
         var config = ExplorerConfig()
         config.seed = 41
@@ -61,9 +62,12 @@ import LLFreeSimulation
 
     @Test func stepsRoundTripThroughText() {
         let steps: [Step] = [.get(order: 3, kind: .movable), .getAt(frame: 4096, order: 9), .put(held: 7),
-                             .split(held: 2, order: 1, slot: 33), .doubleFree(frame: 5), .drain]
+                             .split(held: 2, order: 1, slot: 33), .doubleFree(frame: 5), .drain,
+                             .get(order: 0, kind: .huge, owner: 3), .getAt(frame: 8, order: 2, owner: 1),
+                             .wrongPut(held: 4, other: 1), .setRoot(owner: 2, value: 99)]
         #expect(Step.script(steps.map(\.description).joined(separator: " ")) == steps)
         #expect(Step.script("g3q") == nil)
+        #expect(Step.script("g3f@x") == nil)
     }
 
     @Test func reportsWastedPersistenceWork() throws {
