@@ -100,7 +100,8 @@ import Testing
         #expect(try observer.ownerInfo("scratch").connections == 2)
         first.close()
         // One connection is left: the frames stay.
-        #expect(waitUntil { (try? observer.ownerInfo("scratch").connections) == 1 }, "the first close was not seen")
+        let seen = waitUntil { (try? observer.ownerInfo("scratch").connections) == 1 }
+        #expect(seen, "the first close was not seen")
         for frame in frames { #expect(try !observer.isFree(frame, order: 1)) }
         second.close()
         let freed = waitUntil { (try? observer.stats().freeFrames) == Self.frames }
@@ -152,7 +153,8 @@ import Testing
         #expect(byName["a"]?.kind == .persistent && byName["b"]?.kind == .persistent)
 
         // The closes are seen asynchronously; removal also refuses while connected.
-        #expect(waitUntil { (try? admin.ownerInfo("a").connections) == 0 })
+        let detached = waitUntil { (try? admin.ownerInfo("a").connections) == 0 && (try? admin.ownerInfo("b").connections) == 0 }
+        #expect(detached, "the closes of a and b were not seen")
         #expect(Self.refusal { try admin.removeOwner("a") } == .ownerBusy)
         #expect(try admin.ownerInfo("a").held == 42)
         #expect(try admin.release(owner: "a") == ReleaseResult(runs: 12, frames: 42))
