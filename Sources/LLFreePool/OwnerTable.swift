@@ -348,3 +348,20 @@ struct EntryProblem: Error, ExpressibleByStringLiteral, ExpressibleByStringInter
     init(stringLiteral value: String) { text = value }
     init(stringInterpolation: DefaultStringInterpolation) { text = String(stringInterpolation: stringInterpolation) }
 }
+
+extension OwnerTable {
+    /// A new, empty table of `capacity` entries (1...``Owners/maxOwner``) formatted at `base`,
+    /// outside any pool: for an allocator with owner tags over a volatile region (in-process
+    /// tests of the server). `base` must hold `capacity` × ``OwnerTableLayout/entrySize`` bytes,
+    /// aligned to a cache line, and outlive the table.
+    public static func formatted(in base: UnsafeMutableRawPointer, capacity: Int, persistence: P) -> OwnerTable<P> {
+        precondition(capacity >= 1 && capacity <= Int(Owners.maxOwner), "owner table capacity \(capacity) is outside 1...\(Owners.maxOwner)")
+        format(base: base, capacity: capacity, persistence: persistence)
+        persistence.fence()
+        do {
+            return try OwnerTable(base: base, capacity: capacity, persistence: persistence, file: "(memory)")
+        } catch {
+            preconditionFailure("a freshly formatted owner table was refused: \(error)")
+        }
+    }
+}
