@@ -107,11 +107,10 @@ public struct RequestProcessor<A: FrameAllocator> {
             guard Int(order) <= g.maxOrder else {
                 return fail(.invalidOrder, "order \(order) exceeds this pool's maximum \(g.maxOrder); nothing was allocated")
             }
-            var owner: OwnerRecord?
+            // The quota is read per get from the owner service (set-quota on any connection
+            // reaches every connection's next get), not from the record cached at attach.
+            let owner: OwnerRecord?
             do { owner = try actingOwner(&session) } catch { return .error(op: op, error) }
-            // The quota as the table has it now: an administrator may have set it on another
-            // connection since this one attached.
-            if let attached = owner, let owners { owner = owners.store.owner(attached.id) ?? attached }
             // With a quota, the get asks for what the quota leaves and reports the rest short.
             var wanted = Int(count)
             var reserved = 0
