@@ -247,6 +247,7 @@ final class OwnedAllocator {
 
     // MARK: Quota and root
 
+    /// The quota is set on another connection after this one attached: it applies at once.
     @Test func aGetBeyondTheQuotaIsServedUpToIt() throws {
         var s = Self.session(uid: 1000), admin = Self.session(uid: Self.adminUID)
         try attach("limited", &s)
