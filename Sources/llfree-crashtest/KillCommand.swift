@@ -138,13 +138,7 @@ struct KillCommand: ParsableCommand {
     private func check(cycle: Int, checker: BlockingLLFreeClient, ledger: KillLedger) throws -> KillLedger.CheckResult {
         let names = ledger.ownerNames
         var listed = [[WireRun]?]()
-        for name in names {
-            do {
-                listed.append(try checker.runs(owner: name))
-            } catch .refused(let error) where error.code == .unknownOwner {
-                listed.append(nil)
-            }
-        }
+        for name in names { listed.append(try Self.runsIfOwnerExists(name, using: checker)) }
         var others = [String: [WireRun]]()
         for owner in try checker.owners() where !names.contains(owner.name) {
             others[owner.name] = try checker.runs(owner: owner.name)
@@ -155,6 +149,18 @@ struct KillCommand: ParsableCommand {
             ledger.violation("cycle \(cycle): the recovered counters say \(Int(stats.frames) - Int(stats.freeFrames)) frames are allocated, the bitfields \(allocated.count)")
         }
         return ledger.check(cycle: cycle, listed: listed, others: others, allocated: allocated, reconcile: broken == nil)
+    }
+
+    /// The runs `owner` holds; nil if there is no such owner.
+    private static func runsIfOwnerExists(_ owner: String, using checker: BlockingLLFreeClient) throws(ClientError) -> [WireRun]? {
+        let runs: [WireRun]
+        do {
+            runs = try checker.runs(owner: owner)
+        } catch {
+            if case .refused(let refusal) = error, refusal.code == .unknownOwner { return nil }
+            throw error
+        }
+        return runs
     }
 
     /// One client's load: random gets and puts until the connection breaks or `stop` is set.

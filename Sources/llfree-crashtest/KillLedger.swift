@@ -134,7 +134,13 @@ final class KillLedger: @unchecked Sendable {
     /// allocated frames. No client may run meanwhile. Records violations; adopts the runs of
     /// gets in flight at the kill (unless `reconcile` is false), resolves the puts in flight.
     func check(cycle: Int, listed: [[WireRun]?], others: [String: [WireRun]], allocated: Set<UInt64>, reconcile: Bool) -> CheckResult {
-        lock.withLock {
+        lock.lock()
+        defer { lock.unlock() }
+        return checkLocked(cycle: cycle, listed: listed, others: others, allocated: allocated, reconcile: reconcile)
+    }
+
+    private func checkLocked(cycle: Int, listed: [[WireRun]?], others: [String: [WireRun]], allocated: Set<UInt64>, reconcile: Bool) -> CheckResult {
+        do {
             var result = CheckResult(allocated: allocated.count)
             var unaccounted = 0
             for i in owners.indices {
