@@ -35,7 +35,9 @@ struct KillCommand: ParsableCommand {
             a put of held runs may not be refused; the recovered counters must match the bitfields.
 
             --break skip-reconcile drops the adoption step: the runs of gets served at a kill are \
-            then unaccounted for and counted as leaked, and the run must fail.
+            then unaccounted for and counted as leaked, and the run must fail. A get served at the very \
+            moment of a kill is rare (a few cycles in a hundred), so give it many short cycles: \
+            'kill --cycles 100 --max-run-milliseconds 30 --break skip-reconcile'.
 
             SIGKILL cannot test power-fail durability: stores to the daemon's MAP_SHARED mapping \
             survive the death of the process even if they were never flushed, so a missing flush or \
