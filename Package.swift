@@ -152,7 +152,7 @@ let package = Package(
         ),
         // The simulated persistence domain and the crash explorer.
         .target(name: "LLFreeSimulation", dependencies: ["LLFree", "LLFreePool"]),
-        .testTarget(name: "LLFreeSimulationTests", dependencies: ["LLFreeSimulation", "LLFreePool", "LLFree"]),
+        .testTarget(name: "LLFreeSimulationTests", dependencies: ["LLFreeSimulation", "LLFreePool", "LLFree", "LLFreeTestSupport"]),
         // llfree-crashtest: simulator sweeps (sim) and the process-level kill loop (kill).
         .executableTarget(
             name: "llfree-crashtest",

@@ -3,21 +3,28 @@
 
 import Testing
 import LLFreeSimulation
+import LLFreeTestSupport
 
 @Suite struct ExplorerTests {
-    func explore(seed: UInt64, operations: Int = 300, threads: Int = 1, mode: CrashMode = .adr, broken: BrokenStep? = nil) throws -> ExplorerResult {
+    func explore(seed: UInt64, operations: Int = 300, threads: Int = 1, mode: CrashMode = .adr, broken: BrokenStep? = nil) async throws -> ExplorerResult {
         var config = ExplorerConfig()
         config.seed = seed
         config.operations = operations
         config.threads = threads
         config.mode = mode
         config.broken = broken
-        return try Explorer(config: config).run()
+        return try await run(config)
+    }
+
+    /// A sweep runs for a minute or more in a debug build: on a thread of its own, not one of the
+    /// few the other suites' tasks share.
+    func run(_ config: ExplorerConfig) async throws -> ExplorerResult {
+        try await onOwnThread { try Explorer(config: config).run() }
     }
 
     @Test(arguments: [UInt64(11), 12])
-    func singleThreadedSweepHasNoViolation(seed: UInt64) throws {
-        let r = try explore(seed: seed)
+    func singleThreadedSweepHasNoViolation(seed: UInt64) async throws {
+        let r = try await explore(seed: seed)
         #expect(r.failures.map(\.description) == [])
         #expect(r.disciplineViolations == [])
         #expect(r.images > 1000)
@@ -25,26 +32,26 @@ import LLFreeSimulation
         #expect(r.leaked == 0)
     }
 
-    @Test func interleavedThreadsHaveNoViolation() throws {
-        let r = try explore(seed: 21, operations: 300, threads: 3)
+    @Test func interleavedThreadsHaveNoViolation() async throws {
+        let r = try await explore(seed: 21, operations: 300, threads: 3)
         #expect(r.failures.map(\.description) == [])
         #expect(r.images > 1000)
     }
 
     @Test(arguments: [CrashMode.eadr, .process])
-    func otherCrashModesHaveNoViolation(mode: CrashMode) throws {
-        let r = try explore(seed: 31, operations: 200, mode: mode)
+    func otherCrashModesHaveNoViolation(mode: CrashMode) async throws {
+        let r = try await explore(seed: 31, operations: 200, mode: mode)
         #expect(r.failures.map(\.description) == [])
     }
 
     @Test(arguments: [BrokenStep.flush, .fence, .tagFlush, .ownerFlush])
-    func removingAPersistenceStepIsFound(step: BrokenStep) throws {
+    func removingAPersistenceStepIsFound(step: BrokenStep) async throws {
         var config = ExplorerConfig()
         config.seed = 41
         config.operations = 300
         config.broken = step
         config.shrinkSeconds = 5
-        let r = try Explorer(config: config).run()
+        let r = try await run(config)
         let f = try #require(r.failures.first, "the harness missed a removed \(step)")
         // Shrinking left a short script that still fails.
         // (A dropped owner-table flush fails while the owners are created, before any step.)
@@ -55,7 +62,7 @@ import LLFreeSimulation
         again.script = f.steps
         again.broken = step
         again.replay = (f.event, f.image)
-        let replayed = try Explorer(config: again).run()
+        let replayed = try await run(again)
         #expect(replayed.failures.first?.violations == f.violations)
         #expect(replayed.images <= 2)
         #expect(f.replay.contains("--script '\(f.steps.map(\.description).joined(separator: " "))'"))
@@ -71,8 +78,8 @@ import LLFreeSimulation
         #expect(Step.script("g3f@x") == nil)
     }
 
-    @Test func reportsWastedPersistenceWork() throws {
-        let r = try explore(seed: 51, operations: 200)
+    @Test func reportsWastedPersistenceWork() async throws {
+        let r = try await explore(seed: 51, operations: 200)
         #expect(r.fences > 0 && r.flushes > 0)
         // One fence per operation at most, plus format and open.
         #expect(r.fences <= 2 * 200 + 64)

@@ -32,3 +32,15 @@ public func waitUntil(timeout: Duration = .seconds(10), _ condition: () async th
         try? await Task.sleep(for: .milliseconds(5))
     }
 }
+
+/// Runs `body` on a thread of its own and returns its result: CPU-bound test work (a crash sweep
+/// takes minutes in a debug build) must not hold a thread of the cooperative pool, which on a
+/// 2-core machine are all the threads every other test's tasks, timers and waits have.
+/// Expectations belong after the await, in the test's own task, where they are attributed to it.
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.stackSize = 16 << 20
+        thread.start()
+    }
+}
