@@ -361,7 +361,7 @@ public final class Explorer: @unchecked Sendable {
             switch op {
             case .put(let f, let o, _), .getAt(let f, let o, _), .wrongPut(let f, let o, _):
                 return (f & ~UInt64(Geometry.childFrames - 1), max(f + (1 << UInt64(o)), (f & ~UInt64(Geometry.childFrames - 1)) + UInt64(Geometry.childFrames)))
-            case .get, .setRoot, .create: return nil
+            case .get, .setRoot, .create, .setQuota, .remove: return nil
             }
         }
         let untouched = ledger.held.filter { start, o in

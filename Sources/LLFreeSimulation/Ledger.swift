@@ -16,6 +16,10 @@ public enum SimOperation: Sendable, Equatable, CustomStringConvertible {
     case setRoot(owner: OwnerID, old: [UInt8], new: [UInt8])
     /// Creation of an owner.
     case create(name: String, lifetime: OwnerLifetime)
+    /// Setting an owner's quota from `old` to `new` (nil: none).
+    case setQuota(owner: OwnerID, old: UInt64?, new: UInt64?)
+    /// Removal of an owner that holds nothing.
+    case remove(owner: OwnerID)
 
     public var description: String {
         switch self {
@@ -25,6 +29,8 @@ public enum SimOperation: Sendable, Equatable, CustomStringConvertible {
         case .wrongPut(let frame, let order, let owner): return "put(\(frame), order: \(order), owner: \(owner)) by an owner that does not hold it"
         case .setRoot(let owner, let old, let new): return "compareAndSetRoot(owner: \(owner), \(old.first ?? 0)... -> \(new.first ?? 0)...)"
         case .create(let name, let lifetime): return "create(\"\(name)\", \(lifetime))"
+        case .setQuota(let owner, let old, let new): return "setQuota(owner: \(owner), \(old.map(String.init) ?? "none") -> \(new.map(String.init) ?? "none"))"
+        case .remove(let owner): return "remove(owner: \(owner))"
         }
     }
 }
@@ -42,6 +48,13 @@ public final class Ledger: @unchecked Sendable {
     public private(set) var owners: [(id: OwnerID, name: String, lifetime: OwnerLifetime)] = []
     /// Acknowledged root value of every owner created.
     public var roots: [OwnerID: [UInt8]] = [:]
+    /// Acknowledged quota of every owner created (nil: none).
+    public var quotas: [OwnerID: UInt64?] = [:]
+    /// Temporary owners (created and removed by churn steps, never holding a frame) whose
+    /// creation was acknowledged and whose removal was not, by slot.
+    public var temporary: [Int: OwnerRecord] = [:]
+    /// Ids of temporary owners whose removal was acknowledged (and not reused since).
+    public var removed: Set<OwnerID> = []
     /// The operation each simulated thread has in flight.
     public var inFlight: [Int: SimOperation] = [:]
 
@@ -51,6 +64,7 @@ public final class Ledger: @unchecked Sendable {
     public func acknowledgeCreate(_ record: OwnerRecord) {
         owners.append((record.id, record.name, record.lifetime))
         roots[record.id] = [UInt8](repeating: 0, count: OwnerTableLayout.rootSize)
+        quotas[record.id] = record.quota
     }
 
     public func lifetime(_ owner: OwnerID) -> OwnerLifetime? { owners.first { $0.id == owner }?.lifetime }

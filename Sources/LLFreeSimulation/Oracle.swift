@@ -67,11 +67,35 @@ public enum Oracle {
             if !allowed.contains(root) {
                 verdict.violations.append("owner \(owner.id)'s root is \(Array(root.prefix(4)))..., not the acknowledged value \(Array(allowed[0].prefix(4)))...")
             }
+            var quotas = [ledger.quotas[owner.id] ?? nil]
+            for (_, op) in ledger.inFlight {
+                if case .setQuota(owner.id, let old, let new) = op { quotas += [old, new] }
+            }
+            if !quotas.contains(record.quota) {
+                verdict.violations.append("owner \(owner.id)'s quota is \(record.quota.map(String.init) ?? "none"), not the acknowledged \(quotas[0].map(String.init) ?? "none")")
+            }
         }
-        for record in live where !ledger.owners.contains(where: { $0.id == record.id }) {
-            // Only a creation in flight may leave an owner the ledger does not know.
+        // Temporary owners: live as created unless a removal is in flight; removed ones gone.
+        let removing = Set(ledger.inFlight.values.compactMap { if case .remove(let id) = $0 { return id }; return nil })
+        for (_, owner) in ledger.temporary where !removing.contains(owner.id) {
+            guard let record = liveByID[owner.id] else {
+                verdict.violations.append("acknowledged temporary owner \(owner.id) \"\(owner.name)\" is not in the recovered owner table")
+                continue
+            }
+            if record.name != owner.name || record.quota != owner.quota {
+                verdict.violations.append("temporary owner \(owner.id) was created as \(owner), recovered as \(record)")
+            }
+        }
+        let known = Set(ledger.owners.map(\.id)).union(ledger.temporary.values.map(\.id))
+        for record in live where !known.contains(record.id) {
+            // Only a creation in flight may leave an owner the ledger does not know; an
+            // acknowledged removal leaves none.
             let creating = ledger.inFlight.values.contains { if case .create(record.name, record.lifetime) = $0 { return true }; return false }
-            if !creating { verdict.violations.append("the recovered table holds \(record), which was never created") }
+            if ledger.removed.contains(record.id) && !creating {
+                verdict.violations.append("owner \(record.id) \"\(record.name)\" was removed, and the recovered table holds it")
+            } else if !creating {
+                verdict.violations.append("the recovered table holds \(record), which was never created")
+            }
         }
         func persistent(_ id: OwnerID) -> Bool { liveByID[id]?.lifetime == .persistent }
 
@@ -94,7 +118,7 @@ public enum Oracle {
                 if run.allSatisfy({ expect[$0] == .free }) { for f in run { expect[f] = .open(owner) } }
             case .put(let frame, let order, let owner):
                 for f in Int(frame)..<(Int(frame) + (1 << order)) { expect[f] = .open(owner) }
-            case .wrongPut, .setRoot, .create:
+            case .wrongPut, .setRoot, .create, .setQuota, .remove:
                 break  // a refused put changes nothing: its run stays held
             }
         }

@@ -20,6 +20,10 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
     case split(held: Int, order: Int, slot: Int)
     case wrongPut(held: Int, other: Int)
     case setRoot(owner: Int, value: Int)
+    /// Sets the quota of one of the owners (`value` 0: none).
+    case setQuota(owner: Int, value: Int)
+    /// Creates temporary owner `slot` (of 3) if it is not live, else removes it (they hold nothing).
+    case churn(slot: Int)
     case doubleFree(frame: UInt64)
     case drain
     case reopen
@@ -30,6 +34,8 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
         case .getAt(let f, let o, let w): return "a\(f)/\(o)" + (w == 0 ? "" : "@\(w)")
         case .wrongPut(let n, let k): return "w\(n)/\(k)"
         case .setRoot(let w, let v): return "c\(w)/\(v)"
+        case .setQuota(let w, let v): return "q\(w)/\(v)"
+        case .churn(let slot): return "t\(slot)"
         case .put(let n): return "p\(n)"
         case .split(let n, let o, let slot): return "s\(n)/\(o)/\(slot)"
         case .doubleFree(let f): return "x\(f)"
@@ -70,6 +76,12 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
         case "c":
             guard numbers.count == 2, let k = numbers[0], let v = numbers[1] else { return nil }
             self = .setRoot(owner: Int(k), value: Int(v))
+        case "q":
+            guard numbers.count == 2, let k = numbers[0], let v = numbers[1] else { return nil }
+            self = .setQuota(owner: Int(k), value: Int(v))
+        case "t":
+            guard let slot = Int(rest), slot >= 0 else { return nil }
+            self = .churn(slot: slot)
         case "x":
             guard let f = UInt64(rest) else { return nil }
             self = .doubleFree(frame: f)

@@ -64,6 +64,10 @@ final class Workload: @unchecked Sendable {
             return .wrongPut(held: Int.random(in: 0..<1 << 30, using: &rng), other: Int.random(in: 0..<8, using: &rng))
         case 64..<66:
             return .setRoot(owner: Int.random(in: 0..<max(1, owners), using: &rng), value: Int.random(in: 0..<1 << 20, using: &rng))
+        case 66:
+            return .setQuota(owner: Int.random(in: 0..<max(1, owners), using: &rng), value: Int.random(in: 0..<3, using: &rng) * 100_000)
+        case 67:
+            return .churn(slot: Int.random(in: 0..<3, using: &rng))
         default:
             let n = Int.random(in: 0..<1 << 30, using: &rng)
             if Int.random(in: 0..<4, using: &rng) == 0 {
@@ -158,6 +162,42 @@ final class Workload: @unchecked Sendable {
             switch try? table.compareAndSetRoot(owner, expected: old, new: new) {
             case (true, new)?: ledger.roots[owner] = new
             case let r: unexpected.append("compareAndSetRoot of owner \(owner) with the current value answered \(String(describing: r))")
+            }
+        case .setQuota(let k, let v):
+            guard let table, !owners.isEmpty, let old = ledger.quotas[id(k)] else { return }
+            let owner = id(k)
+            // Quotas this large never limit the workload's gets; the value is what is checked.
+            let new: UInt64? = v == 0 ? nil : UInt64(v)
+            domain.noSwitch = true
+            defer { domain.noSwitch = false }
+            ledger.inFlight[thread] = .setQuota(owner: owner, old: old, new: new)
+            switch Result(catching: { () throws(OwnerTableError) in try table.setQuota(owner, new) }) {
+            case .success(let record) where record.quota == new: ledger.quotas[owner] = new
+            case let r: unexpected.append("setQuota(\(owner), \(new.map(String.init) ?? "none")) answered \(r)")
+            }
+        case .churn(let slot):
+            guard let table else { return }
+            domain.noSwitch = true
+            defer { domain.noSwitch = false }
+            if let record = ledger.temporary[slot] {
+                ledger.inFlight[thread] = .remove(owner: record.id)
+                do throws(OwnerTableError) {
+                    try table.remove(record.id)
+                    ledger.temporary[slot] = nil
+                    ledger.removed.insert(record.id)
+                } catch {
+                    unexpected.append("remove(\(record.id)) of a temporary owner that holds nothing failed: \(error)")
+                }
+            } else {
+                let name = "t\(slot)"
+                ledger.inFlight[thread] = .create(name: name, lifetime: .persistent)
+                do throws(OwnerTableError) {
+                    let record = try table.create(name: name, lifetime: .persistent, quota: UInt64(slot + 1), uid: 0, gid: nil)
+                    ledger.temporary[slot] = record
+                    ledger.removed.remove(record.id)
+                } catch {
+                    unexpected.append("create(\"\(name)\") of a temporary owner failed: \(error)")
+                }
             }
         case .doubleFree(let frame):
             // Only single-threaded, where "nobody holds it" is certain.

@@ -72,7 +72,8 @@ import LLFreeTestSupport
         let steps: [Step] = [.get(order: 3, kind: .movable), .getAt(frame: 4096, order: 9), .put(held: 7),
                              .split(held: 2, order: 1, slot: 33), .doubleFree(frame: 5), .drain,
                              .get(order: 0, kind: .huge, owner: 3), .getAt(frame: 8, order: 2, owner: 1),
-                             .wrongPut(held: 4, other: 1), .setRoot(owner: 2, value: 99)]
+                             .wrongPut(held: 4, other: 1), .setRoot(owner: 2, value: 99), .setQuota(owner: 1, value: 200_000),
+                             .churn(slot: 2)]
         #expect(Step.script(steps.map(\.description).joined(separator: " ")) == steps)
         #expect(Step.script("g3q") == nil)
         #expect(Step.script("g3f@x") == nil)
