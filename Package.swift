@@ -109,7 +109,7 @@ let package = Package(
         .target(
             name: "LLFreeClient",
             dependencies: [
-                "LLFreeProtocol", "SystemCalls",
+                "LLFreeProtocol", "SystemCalls", "CLinuxShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

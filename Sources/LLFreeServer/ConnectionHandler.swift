@@ -14,6 +14,9 @@ import CLinuxShims
 import Logging
 import LLFreeProtocol
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The per-connection handler.
 final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
@@ -217,6 +220,10 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         var fatal = false
         switch decoded {
         case .request(let message):
+            if case .frames = message.request {
+                passFrames(message, context: context)
+                return
+            }
             let clock = ContinuousClock()
             let start = metrics == nil ? nil : clock.now
             guard let answered = processor.processWithoutScanning(message, session: &session) else {
@@ -266,6 +273,71 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         context.flush()
     }
 
+    /// Answers a frames request: the reply's bytes go in one sendmsg of their own with the
+    /// descriptor attached (SCM_RIGHTS), after every earlier reply has reached the socket, and
+    /// nothing after it is answered until then, so that replies stay in order and no other
+    /// reply's bytes share the message that carries the descriptor.
+    private func passFrames(_ message: RequestMessage, context: ChannelHandlerContext) {
+        let (reply, descriptor) = processor.frames(message, session: session, access: policy.framesAccess(of: peer))
+        metrics?.record(reply.reply, operation: .frames, duration: .zero)
+        guard let descriptor else {
+            context.write(wrapOutboundOut(encode(reply, context: context)), promise: nil)
+            return
+        }
+        machine.scanStarted()
+        let bytes = WireCodec.encode(reply)
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let flushed = loop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: flushed)
+        flushed.futureResult.whenComplete { result in
+            let (handler, context) = bound.value
+            guard case .success = result else { return }  // closing: nothing more is answered
+            handler.send(bytes[...], with: descriptor, deadline: .now() + .seconds(5), context: context)
+        }
+    }
+
+    /// Sends `bytes` (the descriptor with the first of them), retrying every millisecond while
+    /// the socket's buffer is full; a client that reads nothing for 5 s is disconnected.
+    private func send(_ bytes: ArraySlice<UInt8>, with descriptor: Int32?, deadline: NIODeadline, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        let sent = try? context.channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) { socket -> Int in
+            bytes.withUnsafeBytes { raw in
+                descriptor.map { Int(llfree_send_with_fd(socket, raw.baseAddress, UInt(raw.count), $0)) }
+                    ?? Int(Glibc.send(socket, raw.baseAddress, raw.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))).nonNegativeOr(-Int(errno))
+            }
+        }
+        guard let sent = sent ?? nil else {
+            logger.info("could not pass the frames descriptor: the connection gives no access to its socket", metadata: ["peer": "\(peer)"])
+            stop(context: context)
+            return
+        }
+        if sent == bytes.count {
+            guard machine.scanFinished() else { return }
+            serve(context: context)
+            context.flush()
+            return
+        }
+        if sent >= 0 || sent == -Int(EAGAIN) {
+            // The rest (or all, the descriptor still unsent) once the client has read some.
+            let rest = sent > 0 ? bytes.dropFirst(sent) : bytes
+            let still = sent > 0 ? nil : descriptor
+            guard NIODeadline.now() < deadline else {
+                logger.info("the client read nothing for 5 s while its frames descriptor waited; closing", metadata: ["peer": "\(peer)"])
+                stop(context: context)
+                return
+            }
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .milliseconds(1)) {
+                let (handler, context) = bound.value
+                handler.send(rest, with: still, deadline: deadline, context: context)
+            }
+            return
+        }
+        logger.debug("passing the frames descriptor failed", metadata: ["peer": "\(peer)", "errno": "\(-sent)"])
+        stop(context: context)
+    }
+
     /// The reply to a request decoded after the drain began, which is not served. The connection
     /// stays open (later requests are refused the same way) unless the bytes were not a request
     /// and the stream cannot be split any more.
@@ -305,4 +377,9 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         }
         return buffer
     }
+}
+
+extension Int {
+    /// Itself if not negative, else `other` (a C call's -1 turned into -errno).
+    fileprivate func nonNegativeOr(_ other: @autoclosure () -> Int) -> Int { self >= 0 ? self : other() }
 }
