@@ -50,7 +50,7 @@ extension WireCodec {
             w.write(order)
             w.write(zeros: 7)
             w.write(frame)
-        case .stats, .ping:
+        case .stats, .ping, .frames:
             break
         default:
             writeOwnerBody(message.request, &w)
