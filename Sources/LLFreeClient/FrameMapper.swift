@@ -45,7 +45,7 @@ public final class FrameMapper: @unchecked Sendable {
         } catch {
             throw .invalidArgument("cannot open the pool file \(path): \(error)")
         }
-        if let problem = Self.headerProblem(fd: fd, uuid: info.uuid) {
+        if let problem = Self.headerProblem(fd: fd, uuid: info.uuid, framesObject: !info.metadataReachable) {
             try? fd.close()
             throw .notThePool(path: path, reason: problem)
         }
@@ -66,7 +66,7 @@ public final class FrameMapper: @unchecked Sendable {
         let fd = received.take()
         let grant = received.grant
         let name = "the frames descriptor llfreed passed (\(grant.split ? "frames object" : "pool file"), \(grant.access))"
-        if let problem = Self.headerProblem(fd: fd, uuid: grant.uuid) {
+        if let problem = Self.headerProblem(fd: fd, uuid: grant.uuid, framesObject: grant.split) {
             try? fd.close()
             throw .notThePool(path: name, reason: problem)
         }
@@ -80,9 +80,10 @@ public final class FrameMapper: @unchecked Sendable {
     }
 
     /// Why the object open at `fd` is not the pool `uuid` names, or nil if it is: its first
-    /// 4096 bytes must be a pool header (magic `LLFREEPL`) or a frames-object header (magic
-    /// `LLFRAMES`), with `uuid` at 16...31 (docs/pool-format.md).
-    static func headerProblem(fd: FileDescriptor, uuid expected: [UInt8]) -> String? {
+    /// 4096 bytes must be a frames-object header (magic `LLFRAMES`) when `framesObject`, else a
+    /// pool header (magic `LLFREEPL`), with `uuid` at 16...31 (docs/pool-format.md). A split
+    /// pool's metadata file has the pool's UUID too, but no frame.
+    static func headerProblem(fd: FileDescriptor, uuid expected: [UInt8], framesObject: Bool) -> String? {
         var header = [UInt8](repeating: 0, count: Self.headerLength)
         var done = 0
         while done < header.count {
@@ -98,7 +99,10 @@ public final class FrameMapper: @unchecked Sendable {
             done += n
         }
         let magic = Array(header[0..<8])
-        guard magic == Self.magic || magic == Self.framesMagic else { return "it starts with neither the pool magic LLFREEPL nor the frames magic LLFRAMES" }
+        if framesObject && magic == Self.magic { return "it is the pool's metadata file, which holds no frame; map the frames object" }
+        guard magic == (framesObject ? Self.framesMagic : Self.magic) else {
+            return framesObject ? "it does not start with the frames-object magic LLFRAMES" : "it does not start with the pool magic LLFREEPL"
+        }
         let uuid = Array(header[16..<32])
         guard uuid == expected else {
             return "its UUID is \(Self.text(uuid)), the daemon serves \(Self.text(expected))"

@@ -113,8 +113,14 @@ public final class FramesObject: @unchecked Sendable {
 
     deinit { close() }
 
-    /// Closes every descriptor (and with the first, the lock). Clients keep what they received.
+    /// Whether ``close()`` ran: a descriptor number closed twice could be another's by then.
+    private var closed = false
+
+    /// Closes every descriptor (and with the first, the lock), once. Clients keep what they
+    /// received.
     public func close() {
+        guard !closed else { return }
+        closed = true
         lock.close()
         try? readWrite.close()
         try? readOnly.close()

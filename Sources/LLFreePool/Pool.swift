@@ -69,7 +69,13 @@ public final class Pool: @unchecked Sendable {
         closeDescriptors()
     }
 
+    /// Whether ``closeDescriptors()`` ran (close, then deinit): a number closed twice could be
+    /// another descriptor's by then.
+    private var descriptorsClosed = false
+
     private func closeDescriptors() {
+        guard !descriptorsClosed else { return }
+        descriptorsClosed = true
         framesObject?.close()
         try? poolDescriptors?.readWrite.close()
         try? poolDescriptors?.readOnly.close()
