@@ -19,7 +19,7 @@ struct LLFreed: AsyncParsableCommand {
         commandName: "llfreed",
         abstract: "Serve the frames of a persistent LLFree pool to client processes over a Unix socket.",
         discussion: """
-            With no arguments it serves ./llfreed.pool, creating it (1 GiB, sparse) on first start. \
+            With no arguments it serves ./llfreed.pool, creating it (1 GiB, sparse, split: its frames in ./llfreed.pool.frames) on first start. \
             Every option can also be set in the configuration file (--config, see config/llfreed.yaml) or by an \
             environment variable LLFREED_<KEY> (e.g. LLFREED_POOL_PATH); flags win over the environment, which wins \
             over the file. A bad configuration exits with status 78 before anything is opened. \
