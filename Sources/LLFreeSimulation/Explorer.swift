@@ -118,7 +118,8 @@ public final class Explorer: @unchecked Sendable {
         try config.validate()
         self.config = config
         do {
-            layout = try PoolLayout(frames: config.frames, treeChildren: config.treeChildren, file: "simulated pool")
+            // A split pool (format version 3), as llfreed creates: the image is its metadata file.
+            layout = try PoolLayout(frames: config.frames, treeChildren: config.treeChildren, split: true, file: "simulated pool")
         } catch {
             throw .pool(error)
         }
@@ -222,7 +223,7 @@ public final class Explorer: @unchecked Sendable {
             }
             _ = try? PoolImage.format(base: domain.base, length: domain.length, persistence: domain.persistence,
                                       frames: config.frames, treeChildren: config.treeChildren,
-                                      uuid: [UInt8](repeating: 2, count: 16), creationTime: 2, name: "new")
+                                      uuid: [UInt8](repeating: 2, count: 16), creationTime: 2, split: true, name: "new")
             domain.observer = nil
         }
     }
@@ -235,7 +236,7 @@ public final class Explorer: @unchecked Sendable {
         do {
             try PoolImage.format(base: domain.base, length: domain.length, persistence: domain.persistence,
                                  frames: config.frames, treeChildren: config.treeChildren,
-                                 uuid: [UInt8](repeating: 3, count: 16), creationTime: 3, name: "simulated pool")
+                                 uuid: [UInt8](repeating: 3, count: 16), creationTime: 3, split: true, name: "simulated pool")
         } catch {
             fail(["format failed: \(error)"], image: 0)
             return
