@@ -36,9 +36,12 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     private var session = ClientSession(peer: PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max))
     /// The linger timer of a draining connection.
     private var lingerTimer: Scheduled<Void>?
+    /// The peer's credentials when they are not read from the socket (an in-process benchmark).
+    private let givenPeer: PeerCredentials?
 
     init(processor: RequestProcessor<A>, policy: AccessPolicy, state: ServerState, limiter: ConnectionLimiter,
-         logger: Logger, metrics: ServerMetrics? = nil) {
+         logger: Logger, metrics: ServerMetrics? = nil, peer: PeerCredentials? = nil) {
+        self.givenPeer = peer
         self.processor = processor
         self.policy = policy
         self.state = state
@@ -51,7 +54,7 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     func channelActive(context: ChannelHandlerContext) {
         processor.counters.connected.wrappingIncrement(ordering: .relaxed)
         var refusal: String?
-        switch PeerCredentials.read(from: context.channel) {
+        switch givenPeer.map({ .success($0) }) ?? PeerCredentials.read(from: context.channel) {
         case .success(let credentials):
             session.peer = credentials
             refusal = policy.refusal(of: credentials)
