@@ -212,7 +212,6 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
                                          owners: owners)
         let handler = ConnectionHandler(processor: processor, policy: configuration.access, state: state, limiter: limiter, logger: logger,
                                         metrics: configuration.metrics, peer: peer)
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RequestDecoder()))
         try channel.pipeline.syncOperations.addHandler(handler)
     }
 
