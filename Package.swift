@@ -39,6 +39,12 @@ let package = Package(
                 "LLFree",
                 "LLFreePool",
                 "CPUAffinity",
+                // request-path: the server's own request path in process (no socket).
+                "LLFreeServer",
+                "LLFreeProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

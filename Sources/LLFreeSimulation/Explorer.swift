@@ -358,11 +358,16 @@ public final class Explorer: @unchecked Sendable {
     func keepWorking(_ pool: PoolImage<SimulatedPersistence>) -> [String] {
         var v: [String] = []
         // Runs an operation in flight touched may be in either state; leave them alone.
-        let open = ledger.inFlight.values.compactMap { op -> (UInt64, UInt64)? in
+        func touched(_ f: UInt64, _ o: Int) -> (UInt64, UInt64) {
+            (f & ~UInt64(Geometry.childFrames - 1), max(f + (1 << UInt64(o)), (f & ~UInt64(Geometry.childFrames - 1)) + UInt64(Geometry.childFrames)))
+        }
+        let open = ledger.inFlight.values.flatMap { op -> [(UInt64, UInt64)] in
             switch op {
             case .put(let f, let o, _), .getAt(let f, let o, _), .wrongPut(let f, let o, _):
-                return (f & ~UInt64(Geometry.childFrames - 1), max(f + (1 << UInt64(o)), (f & ~UInt64(Geometry.childFrames - 1)) + UInt64(Geometry.childFrames)))
-            case .get, .setRoot, .create, .setQuota, .remove: return nil
+                return [touched(f, o)]
+            case .putBatch(let frames, _):
+                return frames.map { touched($0, 0) }
+            case .get, .getBatch, .setRoot, .create, .setQuota, .remove: return []
             }
         }
         let untouched = ledger.held.filter { start, o in
