@@ -61,7 +61,7 @@ static size_t handshake_encode(llf_call *call, size_t index, uint64_t id, uint8_
     return WIRE_HEADER + body;
 }
 
-llfree_status llf_decode_hello(const uint8_t *b, size_t length, llfree_pool_info *info) {
+llfree_status llf_decode_hello(const uint8_t *b, size_t length, llfree_pool_info *info, char *path) {
     if (length < 60 || length != 60u + get16(b + 42) || get16(b + 42) > LLFREE_MAX_PATH)
         return llf_fail(LLFREE_E_PROTOCOL, "a hello reply of %zu bytes (60 + its path length)", length);
     memset(info, 0, sizeof *info);
@@ -77,8 +77,9 @@ llfree_status llf_decode_hello(const uint8_t *b, size_t length, llfree_pool_info
     info->max_batch = get32(b + 36);
     info->cores = get16(b + 40);
     memcpy(info->uuid, b + 44, 16);
-    memcpy(info->path, b + 60, get16(b + 42));
-    info->path[get16(b + 42)] = 0;
+    memcpy(path, b + 60, get16(b + 42));
+    path[get16(b + 42)] = 0;
+    info->path = path;
     return LLFREE_OK;
 }
 
@@ -109,7 +110,7 @@ static llfree_status handshake_reply(llf_call *call, size_t index, uint16_t stat
     }
     if (index == 0) {
         llfree_pool_info info;
-        if ((*slot = llf_decode_hello(body, length, &info)) != LLFREE_OK) return LLFREE_E_PROTOCOL;
+        if ((*slot = llf_decode_hello(body, length, &info, c->info_path)) != LLFREE_OK) return LLFREE_E_PROTOCOL;
         c->info = info;
         c->have_info = true;
     } else {
@@ -237,6 +238,7 @@ LLFREE_API llfree_status llfree_connect(const llfree_connect_options *options, l
     c->frames.fd = -1;
     c->frames.source = LLFREE_FRAMES_NONE;
     c->frames_status = LLFREE_E_NOT_SUPPORTED;
+    c->info.path = c->info_path;
     c->recv_buffer = recv_buffer;
     c->send_buffer = send_buffer;
     llfree_status s = llf_connect(c);

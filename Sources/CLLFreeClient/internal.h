@@ -80,6 +80,7 @@ struct llfree_client {
     /* What the latest handshake learned. */
     bool have_info;
     llfree_pool_info info;
+    char info_path[LLFREE_MAX_PATH + 1]; /* info.path points here */
     bool have_owner;
     llfree_owner_record attached;
 
@@ -146,7 +147,7 @@ void llf_acquire_frames(llfree_client *client);
 /* Checks `info` of a new connection against the frames object held from an earlier one. */
 llfree_status llf_check_same_pool(llfree_client *client, const llfree_pool_info *info);
 
-/* Decodes a hello reply body into `info`. */
-llfree_status llf_decode_hello(const uint8_t *body, size_t length, llfree_pool_info *info);
+/* Decodes a hello reply body into `info`, its path into `path` (LLFREE_MAX_PATH + 1 bytes). */
+llfree_status llf_decode_hello(const uint8_t *body, size_t length, llfree_pool_info *info, char *path);
 
 #endif

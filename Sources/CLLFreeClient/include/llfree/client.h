@@ -186,7 +186,9 @@ typedef struct llfree_pool_info {
     uint32_t max_batch;      /**< runs per request (16384) */
     uint16_t cores;          /**< the daemon's allocator cores */
     uint8_t uuid[16];        /**< the pool's UUID */
-    char path[LLFREE_MAX_PATH + 1]; /**< the pool file's absolute path, NUL-terminated */
+    /** The pool file's absolute path, NUL-terminated, held by the client: valid until
+     *  llfree_close (copy it to keep it longer). */
+    const char *path;
 } llfree_pool_info;
 
 /** The owner a connection acts for, as its attach reported it. */
