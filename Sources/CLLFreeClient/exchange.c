@@ -42,6 +42,10 @@ static void take_descriptors(llfree_client *c, struct msghdr *m) {
         for (size_t i = 0; i < n; i++) {
             int fd;
             memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
+            if (!c->expect_descriptor) {
+                close(fd);
+                continue;
+            }
             if (c->passed_fd >= 0) close(c->passed_fd);
             c->passed_fd = fd;
         }

@@ -74,7 +74,13 @@ static llfree_status frames_reply(llf_call *call, size_t index, uint16_t status,
 static llfree_status fetch_descriptor(llfree_client *c) {
     frames_request r = {.client = c, .status = LLFREE_OK};
     llf_call call = {.requests = 1, .encode = frames_encode, .reply = frames_reply, .context = &r};
+    c->expect_descriptor = true;
     llfree_status s = llf_run(c, &call);
+    c->expect_descriptor = false;
+    if (c->passed_fd >= 0) {
+        close(c->passed_fd);
+        c->passed_fd = -1;
+    }
     return s != LLFREE_OK ? s : r.status;
 }
 

@@ -73,6 +73,8 @@ struct llfree_client {
     uint64_t next_id;
     /* A descriptor that arrived as SCM_RIGHTS and was not yet taken by a frames reply. */
     int passed_fd;
+    /* Set while a frames request is in flight: any other descriptor is closed on arrival. */
+    bool expect_descriptor;
     /* Set while a handshake runs: a broken connection then fails the handshake instead of
      * connecting again from inside it. */
     bool in_handshake;
