@@ -159,7 +159,7 @@ let package = Package(
         .executableTarget(
             name: "llfree-ctl",
             dependencies: ["LLFree", "LLFreePool", "CPUAffinity", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                           "LLFreeClient", "LLFreeProtocol", .product(name: "Histogram", package: "hdrhistogram-swift"),
+                           "LLFreeClient", "LLFreeProtocol", "CLLFreeClient", .product(name: "Histogram", package: "hdrhistogram-swift"),
                            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "SystemPackage", package: "swift-system")]
         ),
         // The simulated persistence domain and the crash explorer.
