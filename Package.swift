@@ -14,6 +14,10 @@ let package = Package(
         .library(name: "LLFreeServer", targets: ["LLFreeServer"]),
         .library(name: "LLFreeDaemon", targets: ["LLFreeDaemon"]),
         .library(name: "LLFreeClient", targets: ["LLFreeClient"]),
+        // The C client (issue 13): libllfree-client with llfree/client.h. The shared library
+        // with its soname and the pkg-config file are built by Sources/CLLFreeClient/Makefile,
+        // since SwiftPM cannot set a soname.
+        .library(name: "CLLFreeClient", targets: ["CLLFreeClient"]),
         .executable(name: "llfreed", targets: ["llfreed"]),
     ],
     dependencies: [
@@ -106,6 +110,7 @@ let package = Package(
             name: "LLFreeDaemonTests",
             dependencies: [
                 "LLFreeDaemon", "LLFreeServer", "LLFreePool", "LLFreeClient", "LLFreeProtocol", "LLFree", "LLFreeTestSupport",
+                "CLLFreeClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -121,6 +126,13 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
+        ),
+        // The C client library: the wire protocol in C11 behind one header, for C, C++, Rust
+        // (bindgen) and Python (ctypes) programs. The Makefile beside it is the shipped build.
+        .target(
+            name: "CLLFreeClient",
+            exclude: ["Makefile", "llfree-client.pc.in", "llfree-client.map"],
+            cSettings: [.define("LLFREE_CLIENT_BUILDING")]
         ),
         // llfreed: the daemon executable (parses arguments, calls Daemon.run).
         .executableTarget(
@@ -153,7 +165,7 @@ let package = Package(
         .executableTarget(
             name: "llfree-ctl",
             dependencies: ["LLFree", "LLFreePool", "CPUAffinity", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                           "LLFreeClient", "LLFreeProtocol", .product(name: "Histogram", package: "hdrhistogram-swift"),
+                           "LLFreeClient", "LLFreeProtocol", "CLLFreeClient", .product(name: "Histogram", package: "hdrhistogram-swift"),
                            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "SystemPackage", package: "swift-system")]
         ),
         // The simulated persistence domain and the crash explorer.

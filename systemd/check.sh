@@ -27,12 +27,17 @@ if [ -n "${LLFREED_BIN_DIR:-}" ]; then args+=(--bin-dir "$LLFREED_BIN_DIR"); fi
 "$here/install.sh" "${args[@]}"
 
 for file in "$prefix/bin/llfreed" "$prefix/bin/llfree-ctl" /etc/systemd/system/llfreed.service \
-            /etc/systemd/system/llfreed.socket /etc/llfreed/llfreed.yaml "$prefix/share/doc/llfreed/deploy.md"; do
+            /etc/systemd/system/llfreed.socket /etc/llfreed/llfreed.yaml "$prefix/share/doc/llfreed/deploy.md" \
+            "$prefix/include/llfree/client.h" "$prefix/lib/libllfree-client.a" "$prefix/lib/libllfree-client.so.1" \
+            "$prefix/lib/libllfree-client.so" "$prefix/lib/pkgconfig/llfree-client.pc"; do
   if [ ! -e "$root$file" ]; then
     echo "check.sh: the install did not produce $file" >&2
     exit 1
   fi
 done
+echo "==> the installed pkg-config file names the installed library (soname libllfree-client.so.1)"
+PKG_CONFIG_PATH="$root$prefix/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root" pkg-config --libs llfree-client | grep -q -- "-L$root$prefix/lib"
+readelf -d "$root$prefix/lib/libllfree-client.so.1" | grep -q 'SONAME.*libllfree-client.so.1'
 echo "==> the installed llfreed accepts the installed configuration"
 "$root$prefix/bin/llfreed" --config "$root/etc/llfreed/llfreed.yaml" --check-config >/dev/null
 

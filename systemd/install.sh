@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs llfreed: a release build with the Swift runtime linked statically, the binaries into
-# PREFIX/bin, the systemd units into /etc/systemd/system (ExecStart pointing at PREFIX), the
+# PREFIX/bin, the C client library (llfree/client.h, libllfree-client.a and .so.1, llfree-client.pc;
+# built with cc by Sources/CLLFreeClient/Makefile) into PREFIX/include and PREFIX/lib, the
+# systemd units into /etc/systemd/system (ExecStart pointing at PREFIX), the
 # example configuration into /etc/llfreed (an existing one is kept), the deploy guide into
 # PREFIX/share/doc/llfreed; then the llfreed user and group. Everything goes under DESTDIR when
 # it is set (a staging root, e.g. for a package), and then no user or group is created and
@@ -25,7 +27,7 @@ while [ $# -gt 0 ]; do
     --prefix) prefix="$2"; shift 2 ;;
     --destdir) destdir="$2"; shift 2 ;;
     --bin-dir) bindir="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown argument '$1' (see --help); nothing was installed" >&2; exit 64 ;;
   esac
 done
@@ -51,6 +53,8 @@ done
 echo "==> installing into ${destdir:-/} (prefix $prefix)"
 install -d "$destdir$prefix/bin" "$destdir/etc/systemd/system" "$destdir/etc/llfreed" "$destdir$prefix/share/doc/llfreed"
 install -m 0755 "$bindir/llfreed" "$bindir/llfree-ctl" "$destdir$prefix/bin/"
+echo "==> the C client library (libllfree-client)"
+make -s -C "$repo/Sources/CLLFreeClient" install PREFIX="$prefix" DESTDIR="$destdir"
 # The units name /usr/local; point them at the prefix actually used.
 for unit in llfreed.service llfreed.socket; do
   sed -e "s|/usr/local/|$prefix/|g" "$here/$unit" > "$destdir/etc/systemd/system/$unit"
@@ -76,6 +80,8 @@ else
     useradd --system --gid llfreed --home-dir /var/lib/llfreed --no-create-home --shell /usr/sbin/nologin \
       --comment "llfreed page-frame allocator" llfreed
   fi
+  # The shared library's soname must resolve from PREFIX/lib.
+  if command -v ldconfig >/dev/null; then ldconfig; fi
   if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
   echo "==> installed. Next: edit /etc/llfreed/llfreed.yaml, then"
   echo "    systemctl enable --now llfreed.socket llfreed.service"

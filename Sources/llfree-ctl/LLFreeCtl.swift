@@ -25,6 +25,7 @@ struct LLFreeCtl: ParsableCommand {
 
     /// Verbs that talk to a running llfreed; add them here.
     static var online: [ParsableCommand.Type] {
-        [StatusCommand.self, GetCommand.self, PutCommand.self, StatsCommand.self, OwnersCommand.self, OwnerCommand.self, FramesCommand.self, BenchCommand.self]
+        [StatusCommand.self, GetCommand.self, PutCommand.self, StatsCommand.self, OwnersCommand.self, OwnerCommand.self, FramesCommand.self,
+         BenchCommand.self, ClientsBenchCommand.self]
     }
 }

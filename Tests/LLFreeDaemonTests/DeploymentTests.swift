@@ -204,6 +204,14 @@ final class DeploymentTests: XCTestCase {
         for path in ["/etc/llfreed/llfreed.yaml", "/etc/llfreed/llfreed.yaml.example", "/opt/llfreed/share/doc/llfreed/deploy.md"] {
             XCTAssertTrue(fm.fileExists(atPath: root + path), path)
         }
+        // The C client library, its soname link and a pkg-config file naming the prefix.
+        for path in ["/opt/llfreed/include/llfree/client.h", "/opt/llfreed/lib/libllfree-client.a", "/opt/llfreed/lib/libllfree-client.so.1",
+                     "/opt/llfreed/lib/libllfree-client.so"] {
+            XCTAssertTrue(fm.fileExists(atPath: root + path), path)
+        }
+        XCTAssertEqual(try fm.destinationOfSymbolicLink(atPath: root + "/opt/llfreed/lib/libllfree-client.so.1"), "libllfree-client.so.1.0.0")
+        let pc = try String(contentsOfFile: root + "/opt/llfreed/lib/pkgconfig/llfree-client.pc", encoding: .utf8)
+        XCTAssertTrue(pc.contains("libdir=/opt/llfreed/lib") && pc.contains("Libs: -L${libdir} -lllfree-client"), pc)
         // The installed binary accepts the installed configuration.
         let check = try launch(["--config", root + "/etc/llfreed/llfreed.yaml", "--check-config"], executable: root + "/opt/llfreed/bin/llfreed")
         check.waitUntilExit()
