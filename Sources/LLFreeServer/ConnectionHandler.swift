@@ -391,7 +391,7 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         let (reply, descriptor) = processor.frames(message, session: session, access: policy.framesAccess(of: peer))
         metrics?.record(reply.reply, operation: .frames, duration: .zero)
         guard let descriptor else {
-            context.write(wrapOutboundOut(encode(reply, context: context)), promise: nil)
+            write(encode(reply, context: context), context: context)
             return
         }
         machine.scanStarted()
@@ -399,6 +399,8 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         let flushed = loop.makePromise(of: Void.self)
+        // The fast path's replies before this one go first, then everything is flushed.
+        writeOut(context: context)
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: flushed)
         flushed.futureResult.whenComplete { result in
             let (handler, context) = bound.value

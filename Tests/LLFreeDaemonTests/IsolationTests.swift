@@ -155,6 +155,22 @@ import Glibc
         #expect(mapper.framesOffset == info.framesOffset)
     }
 
+    @Test func aFramesRequestPipelinedBetweenOthersKeepsTheReplyOrder() throws {
+        let daemon = try DaemonProcess(size: "16M")
+        defer { daemon.remove() }
+        let connection = try RawConnection(daemon.socket)
+        // Pings and gets answered on the fast path before and after it, all in one write.
+        connection.send([RequestMessage(id: 1, .ping), RequestMessage(id: 2, .get(order: 0, count: 3, kind: .fixed)),
+                         RequestMessage(id: 3, .frames), RequestMessage(id: 4, .ping)].flatMap { WireCodec.encode($0) })
+        var ids: [UInt64] = []
+        for _ in 0..<4 {
+            guard case .reply(let reply) = connection.receive() else { Issue.record("a reply is missing after \(ids)"); return }
+            ids.append(reply.id)
+            if reply.id == 3, case .frames(let grant) = reply.reply { #expect(grant.split) }
+        }
+        #expect(ids == [1, 2, 3, 4])
+    }
+
     @Test func aVersion2ConnectionCannotAskForTheDescriptor() throws {
         let daemon = try DaemonProcess(size: "16M")
         defer { daemon.remove() }

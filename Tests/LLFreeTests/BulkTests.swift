@@ -80,7 +80,13 @@ final class StoreCounter: Persistence, @unchecked Sendable {
                 var refused: Set<Int> = []
                 if let first = put.first { put.append(first); refused.insert(put.count - 1) }
                 let other = OwnerID(1 + (round + 1) % 3)
-                if let foreign = held[other]!.first { put.insert(foreign, at: put.count / 2); refused = Set(refused.map { $0 >= put.count / 2 ? $0 + 1 : $0 }); refused.insert(put.count / 2) }
+                if let foreign = held[other]!.first {
+                    // The middle as it is before the insertion, for the frame and for the shift.
+                    let middle = put.count / 2
+                    put.insert(foreign, at: middle)
+                    refused = Set(refused.map { $0 >= middle ? $0 + 1 : $0 })
+                    refused.insert(middle)
+                }
                 var failed: [Int: LLFreeError] = [:]
                 let freed = put.withUnsafeBufferPointer {
                     llfree.put(frames: $0, order: 0, core: 0, owner: owner, waiting: Yielding(), bulk: bulkPath) { i, e in failed[i] = e }
