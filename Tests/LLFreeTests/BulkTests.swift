@@ -80,7 +80,12 @@ final class StoreCounter: Persistence, @unchecked Sendable {
                 var refused: Set<Int> = []
                 if let first = put.first { put.append(first); refused.insert(put.count - 1) }
                 let other = OwnerID(1 + (round + 1) % 3)
-                if let foreign = held[other]!.first { put.insert(foreign, at: put.count / 2); refused = Set(refused.map { $0 >= put.count / 2 ? $0 + 1 : $0 }); refused.insert(put.count / 2) }
+                if let foreign = held[other]!.first {
+                    let at = put.count / 2
+                    put.insert(foreign, at: at)
+                    refused = Set(refused.map { $0 >= at ? $0 + 1 : $0 })
+                    refused.insert(at)
+                }
                 var failed: [Int: LLFreeError] = [:]
                 let freed = put.withUnsafeBufferPointer {
                     llfree.put(frames: $0, order: 0, core: 0, owner: owner, waiting: Yielding(), bulk: bulkPath) { i, e in failed[i] = e }
