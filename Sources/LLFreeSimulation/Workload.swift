@@ -152,6 +152,9 @@ final class Workload: @unchecked Sendable {
                     !llfree.lower.isFree(frame: UInt64(f), order: 0) && (f == Int(start) || llfree.lower.frameTag(UInt64(f)) == FrameTag(interior: holder))
                 }
             }
+            // Settle the tree first (after a reopen the put would, freeing an ephemeral owner's
+            // frames beside the run): what must not change is what the refused put itself does.
+            _ = try? llfree.isFree(start, order: o)
             let before = state()
             ledger.busy.insert(start)
             ledger.inFlight[thread] = .wrongPut(frame: frame, order: order, owner: wrong)

@@ -81,11 +81,10 @@ final class StoreCounter: Persistence, @unchecked Sendable {
                 if let first = put.first { put.append(first); refused.insert(put.count - 1) }
                 let other = OwnerID(1 + (round + 1) % 3)
                 if let foreign = held[other]!.first {
-                    // The middle as it is before the insertion, for the frame and for the shift.
-                    let middle = put.count / 2
-                    put.insert(foreign, at: middle)
-                    refused = Set(refused.map { $0 >= middle ? $0 + 1 : $0 })
-                    refused.insert(middle)
+                    let at = put.count / 2
+                    put.insert(foreign, at: at)
+                    refused = Set(refused.map { $0 >= at ? $0 + 1 : $0 })
+                    refused.insert(at)
                 }
                 var failed: [Int: LLFreeError] = [:]
                 let freed = put.withUnsafeBufferPointer {
