@@ -43,6 +43,12 @@ let package = Package(
                 "LLFree",
                 "LLFreePool",
                 "CPUAffinity",
+                // request-path: the server's own request path in process (no socket).
+                "LLFreeServer",
+                "LLFreeProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -114,7 +120,7 @@ let package = Package(
         .target(
             name: "LLFreeClient",
             dependencies: [
-                "LLFreeProtocol", "SystemCalls",
+                "LLFreeProtocol", "SystemCalls", "CLinuxShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

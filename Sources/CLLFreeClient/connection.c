@@ -63,8 +63,10 @@ static size_t handshake_encode(llf_call *call, size_t index, uint64_t id, uint8_
 }
 
 llfree_status llf_decode_hello(const uint8_t *b, size_t length, llfree_pool_info *info, char *path) {
-    if (length < 60 || length != 60u + get16(b + 42) || get16(b + 42) > LLFREE_MAX_PATH)
-        return llf_fail(LLFREE_E_PROTOCOL, "a hello reply of %zu bytes (60 + its path length)", length);
+    /* Version 3 ends the reply with a flags word after the path. */
+    size_t flags = length >= 2 && get16(b) >= 3 ? 4 : 0;
+    if (length < 60 + flags || length != 60u + get16(b + 42) + flags || get16(b + 42) > LLFREE_MAX_PATH)
+        return llf_fail(LLFREE_E_PROTOCOL, "a hello reply of %zu bytes (60 + its path length%s)", length, flags ? " + 4 of flags" : "");
     memset(info, 0, sizeof *info);
     info->version = get16(b);
     info->durability = b[2];
@@ -78,6 +80,7 @@ llfree_status llf_decode_hello(const uint8_t *b, size_t length, llfree_pool_info
     info->max_batch = get32(b + 36);
     info->cores = get16(b + 40);
     memcpy(info->uuid, b + 44, 16);
+    info->metadata_reachable = flags ? (uint8_t)(get32(b + 60 + get16(b + 42)) & 1) : 1;
     memcpy(path, b + 60, get16(b + 42));
     path[get16(b + 42)] = 0;
     info->path = path;

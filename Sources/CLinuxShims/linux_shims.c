@@ -4,6 +4,9 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+#include <string.h>
+#include <unistd.h>
 #include "CLinuxShims.h"
 
 #ifndef SO_PEERGROUPS
@@ -37,4 +40,40 @@ int llfree_peer_groups(int fd, uint32_t *groups, uint32_t capacity, uint32_t *co
 int llfree_unread_bytes(int fd, int *count) {
     if (ioctl(fd, FIONREAD, count) != 0) return errno;
     return 0;
+}
+
+long llfree_send_with_fd(int socket, const void *data, unsigned long length, int fd) {
+    struct iovec iov = { .iov_base = (void *)data, .iov_len = length };
+    union { struct cmsghdr header; char bytes[CMSG_SPACE(sizeof(int))]; } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr message = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes, .msg_controllen = sizeof control.bytes };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&message);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    ssize_t n;
+    do { n = sendmsg(socket, &message, MSG_DONTWAIT | MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : (long)n;
+}
+
+long llfree_recv_with_fd(int socket, void *data, unsigned long length, int *fd) {
+    struct iovec iov = { .iov_base = data, .iov_len = length };
+    /* Room for a few, so that extra descriptors a hostile peer sends are received and closed. */
+    union { struct cmsghdr header; char bytes[CMSG_SPACE(8 * sizeof(int))]; } control;
+    struct msghdr message = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes, .msg_controllen = sizeof control.bytes };
+    *fd = -1;
+    ssize_t n;
+    do { n = recvmsg(socket, &message, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -errno;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c != NULL; c = CMSG_NXTHDR(&message, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+            int received;
+            memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (*fd < 0) *fd = received; else close(received);
+        }
+    }
+    return (long)n;
 }

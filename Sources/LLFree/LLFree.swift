@@ -188,11 +188,25 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     @inlinable
     public func get(order: Int, core: Int, kind: Kind = .fixed, owner: OwnerID = Owners.any,
                     into frames: UnsafeMutableBufferPointer<UInt64>) -> (count: Int, error: LLFreeError?) {
+        get(order: order, core: core, kind: kind, owner: owner, into: frames, bulk: true)
+    }
+
+    /// Allocates up to `frames.count` runs, as ``get(order:core:kind:owner:into:)``; with `bulk`
+    /// (the default there) a batch of order 0 takes its frames a bitfield row at a time (one
+    /// compare-and-swap for up to 64 frames, one counter update per child, one reservation update
+    /// per tree: ``getBulk(core:kind:owner:into:)``), without it frame by frame.
+    @inlinable
+    public func get(order: Int, core: Int, kind: Kind = .fixed, owner: OwnerID = Owners.any,
+                    into frames: UnsafeMutableBufferPointer<UInt64>, bulk: Bool) -> (count: Int, error: LLFreeError?) {
         do { try check(order: order, core: core); try check(owner: owner) } catch { return (0, error) }
         let k = Int(kind.effective(order: order).rawValue)
         var n = 0
         var error: LLFreeError? = nil
-        while n < frames.count {
+        if bulk && order == 0 && frames.count > 1 {
+            n = getBulk(core: core, kind: k, owner: owner, into: frames)
+            if n < frames.count { error = .outOfMemory(order: 0) }
+        }
+        while n < frames.count && error == nil {
             guard let frame = getInner(order: order, core: core, kind: k, owner: owner) else {
                 error = .outOfMemory(order: order)
                 break
@@ -459,9 +473,34 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     @inlinable
     public func put<W: Waiting>(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, owner: OwnerID = Owners.any, waiting: W,
                                 failed: (Int, LLFreeError) -> Void) -> Int {
+        put(frames: frames, order: order, core: core, owner: owner, waiting: waiting, bulk: true, failed: failed)
+    }
+
+    /// Frees each run in `frames`, as ``put(frames:order:core:owner:waiting:failed:)``; with
+    /// `bulk` (the default there) the order-0 frames of a batch that lie in one bitfield row are
+    /// freed together (one compare-and-swap of the row, one counter update; each frame's tag is
+    /// still claimed on its own), without it frame by frame. The same results either way.
+    @inlinable
+    public func put<W: Waiting>(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, owner: OwnerID = Owners.any, waiting: W,
+                                bulk: Bool, failed: (Int, LLFreeError) -> Void) -> Int {
         var n = 0
         var last = Owners.any
         var run = 0
+        if bulk && order == 0 && frames.count > 1 {
+            guard core >= 0, core < cores else {
+                for i in 0..<frames.count { failed(i, badCore(core)) }
+                return 0
+            }
+            n = putBulk(frames: frames, core: core, owner: owner, waiting: waiting, failed: failed) { holder in
+                if holder != last { counted(last, -run); last = holder; run = 0 }
+                run += 1
+            }
+            if n > 0 {
+                p.fence()
+                counted(last, -run)
+            }
+            return n
+        }
         for i in 0..<frames.count {
             do throws(LLFreeError) {
                 let holder = try putInner(frames[i], order: order, core: core, owner: owner, waiting)

@@ -5,6 +5,7 @@
 // a loaded machine is most of a round trip's cost. The requests of one call (a batch split at
 // Wire.maxBatch) are pipelined; calls from several threads take turns on the one connection.
 
+import CLinuxShims
 import LLFreeProtocol
 import NIOConcurrencyHelpers
 import SystemCalls
@@ -47,6 +48,8 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
     private var attachment: OwnerAttachment?
     /// The owner as the last attach reported it.
     private var attachedInfo: OwnerInfo?
+    /// A descriptor the daemon passed with the last bytes read (a frames reply), or -1.
+    private var passedDescriptor: Int32 = -1
 
     /// A client of the daemon at `socketPath`; connects at the first call (or ``connect()``).
     /// With `owner`, every connection it makes negotiates protocol version 2 and attaches to
@@ -63,6 +66,7 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
 
     deinit {
         if fd >= 0 { try? FileDescriptor(rawValue: fd).close() }
+        if passedDescriptor >= 0 { try? FileDescriptor(rawValue: passedDescriptor).close() }
     }
 
     /// Connects now (otherwise the first call does).
@@ -185,6 +189,32 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
     /// See ``LLFreeClient/hello()``.
     public func hello() throws(ClientError) -> PoolInfo {
         try LLFreeClient.hello(send(.hello(minVersion: Wire.minVersion, maxVersion: Wire.version)))
+    }
+
+    /// Asks for the frames descriptor (protocol version 3): a descriptor of the object holding
+    /// the frames, read-write or read-only as the daemon's access policy says for this peer,
+    /// passed over the socket, so that no file permission is needed to map frames. Map it with
+    /// ``FrameMapper/init(_:)``.
+    /// - Throws: ``ClientError/refused(_:)`` with `unknownOperation` from a daemon that passes
+    ///   none (older than protocol version 3, or configured so).
+    public func frames() throws(ClientError) -> ReceivedFrames {
+        let reply = try send(.frames)
+        let passed = lock.withLock { () -> Int32 in
+            let d = passedDescriptor
+            passedDescriptor = -1
+            return d
+        }
+        switch reply {
+        case .frames(let grant):
+            guard passed >= 0 else { throw .protocolViolation("llfreed answered frames without passing a descriptor") }
+            return ReceivedFrames(grant: grant, descriptor: FileDescriptor(rawValue: passed))
+        case .error(_, let error):
+            if passed >= 0 { try? FileDescriptor(rawValue: passed).close() }
+            throw .refused(error)
+        default:
+            if passed >= 0 { try? FileDescriptor(rawValue: passed).close() }
+            throw .protocolViolation("a frames request was answered with \(reply)")
+        }
     }
 
     /// See ``LLFreeClient/get(order:count:kind:)``.
@@ -315,7 +345,17 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
             guard readable else { continue }
             let n: Int
             do throws(Errno) {
-                n = try valueOrErrno(retryOnInterrupt: true) { scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }
+                // recvmsg with room for a descriptor: a frames reply carries one.
+                n = try valueOrErrno(retryOnInterrupt: true) { () -> Int in
+                    var passed: Int32 = -1
+                    let n = scratch.withUnsafeMutableBytes { Int(llfree_recv_with_fd(fd, $0.baseAddress, UInt($0.count), &passed)) }
+                    if passed >= 0 {
+                        if passedDescriptor >= 0 { try? FileDescriptor(rawValue: passedDescriptor).close() }
+                        passedDescriptor = passed
+                    }
+                    if n < 0 { errno = Int32(-n); return -1 }
+                    return n
+                }
             } catch {
                 // Compared with ==, not matched by a pattern: Errno's ~= takes `any Error`, a box.
                 if error == .resourceTemporarilyUnavailable { continue }

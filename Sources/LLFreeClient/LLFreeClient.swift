@@ -3,6 +3,7 @@
 // than the protocol's maximum split into pipelined requests, and a lost connection re-made by
 // the next call.
 
+import Foundation
 import LLFreeProtocol
 import NIOConcurrencyHelpers
 import NIOCore
@@ -224,6 +225,21 @@ public final class LLFreeClient: Sendable {
     /// The pool's and the daemon's numbers.
     public func stats() async throws(ClientError) -> PoolStats {
         try Self.stats(await send(.stats))
+    }
+
+    /// Asks for the frames descriptor (see ``BlockingLLFreeClient/frames()``) on a short
+    /// connection of its own, attached to the same owner: the event loop's channel cannot
+    /// receive a descriptor. Blocks a thread of its own, not the caller's executor.
+    public func frames() async throws(ClientError) -> ReceivedFrames {
+        let (path, attachment) = (socketPath, owner.withLockedValue { $0.attachment })
+        let result: Result<ReceivedFrames, ClientError> = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                let side = BlockingLLFreeClient(socketPath: path, owner: attachment)
+                defer { side.close() }
+                continuation.resume(returning: Result { () throws(ClientError) in try side.frames() })
+            }
+        }
+        return try result.get()
     }
 
     /// An empty round trip.

@@ -185,6 +185,17 @@ public enum ConfigurationLoader {
         guard !poolPath.isEmpty else { throw fail(.poolPath, poolPath) }
         shown[.poolPath] = poolPath
 
+        var poolFrames = FramesPlacement.auto
+        if let value = text(.poolFrames)?.trimmingSpaces() {
+            switch value {
+            case "auto": poolFrames = .auto
+            case "none": poolFrames = .none
+            case "": throw fail(.poolFrames, value)
+            default: poolFrames = .path(value)
+            }
+        }
+        shown[.poolFrames] = poolFrames.description
+
         // Created by default only when it is the embedded default pool: a mistyped pool path must
         // not silently become a new, empty pool.
         var poolCreate = sources[.poolPath] == nil
@@ -271,6 +282,18 @@ public enum ConfigurationLoader {
         }
         shown[.accessUIDs] = (texts[.accessUIDs] ?? []).joined(separator: ", ")
         shown[.accessGIDs] = (texts[.accessGIDs] ?? []).joined(separator: ", ")
+        var readOnlyUIDs: [UInt32] = []
+        for value in texts[.accessReadOnlyUIDs] ?? [] {
+            guard let uid = userID(value) else { throw fail(.accessReadOnlyUIDs, value, "\(SettingKey.accessReadOnlyUIDs.expected); no such user") }
+            readOnlyUIDs.append(uid)
+        }
+        var readOnlyGIDs: [UInt32] = []
+        for value in texts[.accessReadOnlyGIDs] ?? [] {
+            guard let gid = groupID(value) else { throw fail(.accessReadOnlyGIDs, value, "\(SettingKey.accessReadOnlyGIDs.expected); no such group") }
+            readOnlyGIDs.append(gid)
+        }
+        shown[.accessReadOnlyUIDs] = (texts[.accessReadOnlyUIDs] ?? []).joined(separator: ", ")
+        shown[.accessReadOnlyGIDs] = (texts[.accessReadOnlyGIDs] ?? []).joined(separator: ", ")
 
         var logLevel = Logger.Level.info
         if let value = text(.logLevel) {
@@ -297,9 +320,9 @@ public enum ConfigurationLoader {
         shown[.metricsListen] = metrics?.description ?? "off"
 
         return DaemonSettings(
-            poolPath: poolPath, poolCreate: poolCreate, poolSize: poolSize, treeChildren: treeChildren, durability: durability,
+            poolPath: poolPath, poolFrames: poolFrames, poolCreate: poolCreate, poolSize: poolSize, treeChildren: treeChildren, durability: durability,
             socketPath: socketPath, socketMode: socketMode, socketGroup: socketGroup, threads: threads, pin: pin, allowUIDs: uids,
-            allowGIDs: gids, logLevel: logLevel, logFormat: logFormat, metricsListen: metrics, configFile: file,
+            allowGIDs: gids, readOnlyUIDs: readOnlyUIDs, readOnlyGIDs: readOnlyGIDs, logLevel: logLevel, logFormat: logFormat, metricsListen: metrics, configFile: file,
             sources: allSources, texts: shown)
     }
 

@@ -29,10 +29,12 @@ public enum Daemon {
             do {
                 let clock = ContinuousClock()
                 let start = clock.now
+                let framesPath = options.frames.framesPath(pool: path, split: nil)
                 let (header, durability) = try Pool.format(path: path, frames: frames, treeChildren: options.treeChildren,
-                                                           durability: options.durability)
+                                                           framesPath: framesPath, durability: options.durability)
                 logger.info("created pool", metadata: [
-                    "pool": "\(path)", "frames": "\(header.frames)", "uuid": "\(header.uuidString)",
+                    "pool": "\(path)", "frames object": "\(framesPath ?? "none: frames in the pool file")",
+                    "frames": "\(header.frames)", "uuid": "\(header.uuidString)",
                     "durability": "\(durability)", "took": "\(ReadableDuration(clock.now - start))",
                 ])
             } catch {
@@ -42,24 +44,35 @@ public enum Daemon {
         notify(options, logger) { try $0.status("opening pool \(path) (recovering it if it was not closed cleanly)") }
         let pool: Pool
         do {
-            pool = try Pool.open(path: path, cores: options.server.threads, durability: options.durability)
+            let split = try Pool.header(path: path).layout.split
+            pool = try Pool.open(path: path, framesPath: options.frames.framesPath(pool: path, split: split), cores: options.server.threads,
+                                 durability: options.durability)
         } catch {
             throw .pool(error)
         }
         let report = pool.report
         // Clients open the file by the path hello reports, from their own working directory:
         // a relative path as configured would name another file there.
-        let servedPath = absolutePath(path, logger)
+        let servedPath = absolutePath(pool.framesPath, logger)
         logger.info("opened pool", metadata: [
-            "pool": "\(path)", "resolved": "\(servedPath)", "uuid": "\(pool.header.uuidString)", "geometry": "\(pool.header.geometry)",
+            "pool": "\(path)", "frames": "\(servedPath)", "uuid": "\(pool.header.uuidString)", "geometry": "\(pool.header.geometry)",
             "durability": "\(pool.durability)",
             "recovery": "\(report.wasDirty ? "ran: the pool was not closed cleanly" : "not needed: the pool was closed cleanly")",
             "found": "\(report.recovery.map { "\($0)" } ?? "nothing to repair")",
             "recovery time": "\(ReadableDuration(report.recoveryScan))", "open time": "\(ReadableDuration(report.total))",
             "free frames": "\(pool.allocator.freeFrames)",
         ])
+        if pool.metadataReachable {
+            logger.warning("single-file pool: a client that maps its frames can write the allocator's metadata too", metadata: [
+                "pool": "\(path)",
+                "remedy": "serve only trusted clients, or move the frames to a frames object of their own (format a split pool: llfree-ctl format --frames PATH)",
+            ])
+        }
+        let frameDescriptors = FramesDescriptors(readWrite: pool.framesDescriptor(writable: true)!.rawValue,
+                                                 readOnly: pool.framesDescriptor(writable: false)!.rawValue, split: !pool.metadataReachable)
         let description = PoolDescription(path: servedPath, uuid: pool.header.uuid, framesOffset: pool.header.layout.framesOffset,
-                                          durability: WireDurability(pool.durability.mode))
+                                          durability: WireDurability(pool.durability.mode), frames: frameDescriptors,
+                                          metadataReachable: pool.metadataReachable)
         var metrics: (listen: MetricsListen, registry: PrometheusCollectorRegistry, metrics: ServerMetrics)? = nil
         if let listen = options.metrics {
             let registry = PrometheusCollectorRegistry()

@@ -5,10 +5,42 @@ import LLFree
 import LLFreeServer
 import LLFreePool
 
+/// Where a pool's frames are: the `pool.frames` setting.
+public enum FramesPlacement: Sendable, Equatable, CustomStringConvertible {
+    /// A pool created now is split, its frames object at `POOL.frames`; an existing pool is
+    /// opened as it is (a split one with `POOL.frames`, a single-file one alone).
+    case auto
+    /// The frames are in the pool file (a pool created now is a single-file pool, whose frames
+    /// a client's mapping shares with the metadata).
+    case none
+    /// The frames object of a split pool at this path.
+    case path(String)
+
+    /// The frames object to use for the pool at `pool`: nil for frames in the pool file.
+    /// - Parameter split: whether the pool is split (nil: it does not exist yet).
+    public func framesPath(pool: String, split: Bool?) -> String? {
+        switch self {
+        case .none: return nil
+        case .path(let path): return path
+        case .auto: return split == false ? nil : pool + ".frames"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .auto: return "auto"
+        case .none: return "none"
+        case .path(let path): return path
+        }
+    }
+}
+
 /// The daemon's settings, as resolved from its configuration.
 public struct DaemonOptions: Sendable {
     /// The pool file.
     public var poolPath: String
+    /// Where the frames are (a split pool's frames object, or the pool file).
+    public var frames: FramesPlacement
     /// Create the pool if it is missing (an existing pool is opened, never reformatted).
     public var create: Bool
     /// Bytes of frames for a pool created by ``create``.
@@ -26,10 +58,11 @@ public struct DaemonOptions: Sendable {
     /// Half of the unit's WatchdogSec= when it sets one for this process.
     public var watchdogInterval: Duration?
 
-    public init(poolPath: String, create: Bool = false, size: UInt64? = nil, treeChildren: Int = Geometry.defaultTreeChildren,
+    public init(poolPath: String, frames: FramesPlacement = .auto, create: Bool = false, size: UInt64? = nil, treeChildren: Int = Geometry.defaultTreeChildren,
                 durability: DurabilityRequest = .automatic, server: ServerConfiguration, metrics: MetricsListen? = nil,
                 notifier: SystemdNotifier? = nil, watchdogInterval: Duration? = nil) {
         self.poolPath = poolPath
+        self.frames = frames
         self.create = create
         self.size = size
         self.treeChildren = treeChildren

@@ -10,6 +10,8 @@ import Logging
 public struct DaemonSettings: Sendable {
     /// The pool file.
     public var poolPath: String
+    /// Where the frames are.
+    public var poolFrames: FramesPlacement
     /// Create the pool when it is missing.
     public var poolCreate: Bool
     /// Bytes of frames of a pool this daemon creates.
@@ -32,6 +34,10 @@ public struct DaemonSettings: Sendable {
     public var allowUIDs: [UInt32]
     /// Groups admitted.
     public var allowGIDs: [UInt32]
+    /// Users who receive the frames descriptor read-only.
+    public var readOnlyUIDs: [UInt32]
+    /// Groups whose members receive it read-only.
+    public var readOnlyGIDs: [UInt32]
     /// Least severe level logged.
     public var logLevel: Logger.Level
     /// Shape of log lines.
@@ -48,13 +54,15 @@ public struct DaemonSettings: Sendable {
     /// Who is admitted: the default policy (the daemon's uid and root) unless uids or gids are
     /// configured, then those plus the daemon's own uid (so it can always reach itself).
     public func accessPolicy(ownUID: UInt32) -> AccessPolicy {
-        if allowUIDs.isEmpty && allowGIDs.isEmpty { return AccessPolicy(uids: [ownUID, 0]) }
-        return AccessPolicy(uids: Set(allowUIDs).union([ownUID]), gids: Set(allowGIDs))
+        if allowUIDs.isEmpty && allowGIDs.isEmpty {
+            return AccessPolicy(uids: [ownUID, 0], readOnlyUIDs: Set(readOnlyUIDs), readOnlyGIDs: Set(readOnlyGIDs))
+        }
+        return AccessPolicy(uids: Set(allowUIDs).union([ownUID]), gids: Set(allowGIDs), readOnlyUIDs: Set(readOnlyUIDs), readOnlyGIDs: Set(readOnlyGIDs))
     }
 
     /// The options of ``Daemon/run(_:logger:ready:)``.
     public func daemonOptions(ownUID: UInt32) -> DaemonOptions {
-        DaemonOptions(poolPath: poolPath, create: poolCreate, size: poolSize, treeChildren: treeChildren, durability: durability,
+        DaemonOptions(poolPath: poolPath, frames: poolFrames, create: poolCreate, size: poolSize, treeChildren: treeChildren, durability: durability,
                       server: ServerConfiguration(socketPath: socketPath, socketMode: socketMode, threads: threads,
                                                   access: accessPolicy(ownUID: ownUID), socketGroup: socketGroup,
                                                   pinLoops: pin),

@@ -5,6 +5,7 @@
 /// A setting of llfreed.
 public enum SettingKey: String, CaseIterable, Sendable, Comparable {
     case poolPath = "pool.path"
+    case poolFrames = "pool.frames"
     case poolCreate = "pool.create"
     case poolSize = "pool.size"
     case poolTreeChildren = "pool.tree-children"
@@ -16,6 +17,8 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
     case pin = "pin"
     case accessUIDs = "access.uids"
     case accessGIDs = "access.gids"
+    case accessReadOnlyUIDs = "access.read-only-uids"
+    case accessReadOnlyGIDs = "access.read-only-gids"
     case logLevel = "log.level"
     case logFormat = "log.format"
     case metricsListen = "metrics.listen"
@@ -33,6 +36,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
     public var flag: String {
         switch self {
         case .poolPath: return "--pool"
+        case .poolFrames: return "--frames"
         case .poolCreate: return "--create"
         case .poolSize: return "--size"
         case .poolTreeChildren: return "--tree-children"
@@ -44,6 +48,8 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
         case .pin: return "--pin"
         case .accessUIDs: return "--allow-uid"
         case .accessGIDs: return "--allow-gid"
+        case .accessReadOnlyUIDs: return "--read-only-uid"
+        case .accessReadOnlyGIDs: return "--read-only-gid"
         case .logLevel: return "--log-level"
         case .logFormat: return "--log-format"
         case .metricsListen: return "--metrics-listen"
@@ -52,12 +58,13 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
 
     /// Whether the value is a list (a YAML sequence, a comma-separated environment variable, a
     /// repeated flag).
-    public var isList: Bool { self == .accessUIDs || self == .accessGIDs }
+    public var isList: Bool { self == .accessUIDs || self == .accessGIDs || self == .accessReadOnlyUIDs || self == .accessReadOnlyGIDs }
 
     /// What a valid value looks like, for error messages and the example file.
     public var expected: String {
         switch self {
         case .poolPath: return "a path to the pool file"
+        case .poolFrames: return "auto (POOL.frames for a pool created or split, none for a single-file pool), none (frames in the pool file) or a path to the frames object (a file or a device DAX device)"
         case .poolCreate: return "true or false"
         case .poolSize: return "a size: a whole number of bytes with an optional unit K, M, G, T (powers of 1024), e.g. 1G"
         case .poolTreeChildren: return "a power of two in 1...\(Limits.maxTreeChildren)"
@@ -69,6 +76,8 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
         case .pin: return "true or false (pin event loop i to the i-th CPU the daemon may use, round robin)"
         case .accessUIDs: return "a list of user names or numbers"
         case .accessGIDs: return "a list of group names or numbers"
+        case .accessReadOnlyUIDs: return "a list of user names or numbers"
+        case .accessReadOnlyGIDs: return "a list of group names or numbers"
         case .logLevel: return "trace, debug, info, notice, warning, error or critical"
         case .logFormat: return "auto, text or journal"
         case .metricsListen: return "empty or off (no metrics), HOST:PORT on an IP address (e.g. 127.0.0.1:9464), or a Unix socket path starting with / or ./"

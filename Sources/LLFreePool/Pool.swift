@@ -3,6 +3,7 @@
 // close and unmap it, and inspect it read-only.
 
 import LLFree
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,24 +24,61 @@ public final class Pool: @unchecked Sendable {
     private let file: PoolFile
     private let mapping: Pmem.Mapping
     private var mapped = true
+    /// The frames object of a split pool (format version 3); nil when the frames are in the pool
+    /// file.
+    public let framesObject: FramesObject?
+    /// Descriptors of the pool file itself, passed to clients of a single-file pool (which can
+    /// then reach the metadata too); opened apart from `file`, whose description holds the lock.
+    private let poolDescriptors: (readWrite: FileDescriptor, readOnly: FileDescriptor)?
 
     /// The header as validated at open.
     public var header: PoolHeader { allocator.header }
     /// What open found and did, mapping time included.
     public var report: OpenReport { allocator.report }
-    /// First byte of the frames area (frame `n` is at `frames + n * 4096`).
-    public var frames: UnsafeMutableRawPointer { mapping.base + Int(header.layout.framesOffset) }
+    /// First byte of the frames area in this mapping (frame `n` is at `frames + n * 4096`); nil
+    /// for a split pool, whose frames object the daemon does not map.
+    public var frames: UnsafeMutableRawPointer? { framesObject == nil ? mapping.base + Int(header.layout.framesOffset) : nil }
 
-    private init(path: String, durability: Durability, allocator: PoolAllocator, file: PoolFile, mapping: Pmem.Mapping) {
+    /// Whether a client given the frames descriptor can also reach the allocator's metadata
+    /// (a single-file pool): the daemon says so at start and in hello.
+    public var metadataReachable: Bool { framesObject == nil }
+    /// The path of the object holding the frames: the frames object, or the pool file.
+    public var framesPath: String { framesObject?.path ?? path }
+
+    /// The descriptor a client receives for the frames: read-write or read-only. It reaches only
+    /// frames in a split pool, the whole pool file otherwise. Valid until ``close()``; the
+    /// caller passes it on (SCM_RIGHTS duplicates it) and does not close it.
+    public func framesDescriptor(writable: Bool) -> FileDescriptor? {
+        if let framesObject { return writable ? framesObject.readWrite : framesObject.readOnly }
+        return writable ? poolDescriptors?.readWrite : poolDescriptors?.readOnly
+    }
+
+    private init(path: String, durability: Durability, allocator: PoolAllocator, file: PoolFile, mapping: Pmem.Mapping,
+                 framesObject: FramesObject?, poolDescriptors: (readWrite: FileDescriptor, readOnly: FileDescriptor)?) {
         self.path = path
         self.durability = durability
         self.allocator = allocator
         self.file = file
         self.mapping = mapping
+        self.framesObject = framesObject
+        self.poolDescriptors = poolDescriptors
     }
 
     deinit {
         if mapped { try? Pmem.unmap(mapping.base, length: mapping.length) }
+        closeDescriptors()
+    }
+
+    /// Whether ``closeDescriptors()`` ran (close, then deinit): a number closed twice could be
+    /// another descriptor's by then.
+    private var descriptorsClosed = false
+
+    private func closeDescriptors() {
+        guard !descriptorsClosed else { return }
+        descriptorsClosed = true
+        framesObject?.close()
+        try? poolDescriptors?.readWrite.close()
+        try? poolDescriptors?.readOnly.close()
     }
 
     // MARK: Format
@@ -53,18 +91,28 @@ public final class Pool: @unchecked Sendable {
     ///   - durability: how the format itself is made durable.
     ///   - ownerCapacity: entries of the owner table, 1...4095 (format version 2); nil writes a
     ///     version-1 pool without owners (only for tests of old pools).
+    ///   - framesPath: a frames object to create (a new file, mode 0600) or to take (an existing
+    ///     device DAX device; an existing file only with `force`): a split pool (format version 3),
+    ///     whose metadata file `path` holds no frame. nil keeps the frames in the pool file.
     /// - Returns: the header written and the durability used.
     /// - Throws: ``PoolError``: `.exists`, `.locked` (someone has it open), `.invalidArgument`
     ///   (size), `.system`. Refusals change nothing; a failure after truncation says so.
     @discardableResult
     public static func format(path: String, frames: UInt64, treeChildren: Int = Geometry.defaultTreeChildren,
-                              ownerCapacity: Int? = PoolLayout.defaultOwnerCapacity,
+                              ownerCapacity: Int? = PoolLayout.defaultOwnerCapacity, framesPath: String? = nil,
                               force: Bool = false, durability: DurabilityRequest = .automatic) throws(PoolError) -> (header: PoolHeader, durability: Durability) {
-        let layout = try PoolLayout(frames: frames, treeChildren: treeChildren, ownerCapacity: ownerCapacity, file: path)
+        let layout = try PoolLayout(frames: frames, treeChildren: treeChildren, ownerCapacity: ownerCapacity, split: framesPath != nil, file: path)
+        let uuid = PoolHeader.randomUUID()
+        // The metadata file must not exist yet (or be forced) before the frames object is made.
+        if !force, access(path, F_OK) == 0 { throw PoolError(file: path, reason: .exists) }
+        if let framesPath {
+            // The frames object first: the metadata file's magic, written last, makes the pair a pool.
+            _ = try FramesObject.create(path: framesPath, layout: layout, uuid: uuid, force: force)
+        }
         var created = true
         let file: PoolFile
         do {
-            file = try PoolFile(path: path, flags: O_RDWR | O_CREAT | O_EXCL)
+            file = try PoolFile(path: path, flags: O_RDWR | O_CREAT | O_EXCL, mode: framesPath == nil ? 0o644 : 0o600)
         } catch where error.reason == .exists && force {
             created = false
             file = try PoolFile(path: path, flags: O_RDWR)
@@ -101,10 +149,12 @@ public final class Pool: @unchecked Sendable {
             switch chosen.mode {
             case .pmem, .cpuCache:
                 header = try PoolImage.format(base: mapping.base, length: mapping.length, persistence: PmemPersistence(),
-                                              frames: frames, treeChildren: treeChildren, ownerCapacity: ownerCapacity, name: path)
+                                              frames: frames, treeChildren: treeChildren, uuid: uuid, ownerCapacity: ownerCapacity,
+                                              split: framesPath != nil, name: path)
             case .msync:
                 header = try PoolImage.format(base: mapping.base, length: mapping.length, persistence: MsyncPersistence(),
-                                              frames: frames, treeChildren: treeChildren, ownerCapacity: ownerCapacity, name: path)
+                                              frames: frames, treeChildren: treeChildren, uuid: uuid, ownerCapacity: ownerCapacity,
+                                              split: framesPath != nil, name: path)
             }
         } catch {
             throw fail(PoolError(file: path, reason: error.reason, unchanged: false))
@@ -122,8 +172,12 @@ public final class Pool: @unchecked Sendable {
     /// (`flock`, refused if held) and its header and size are validated. Then the file is mapped
     /// with `pmem_map_file`, the durability mode chosen, and ``PoolImage/open(base:length:persistence:cores:name:)``
     /// marks it dirty, recovers it if it was dirty, and builds the upper level.
-    /// - Throws: ``PoolError``; every refusal leaves the file unchanged.
-    public static func open(path: String, cores: Int, durability: DurabilityRequest = .automatic) throws(PoolError) -> Pool {
+    /// - Parameters:
+    ///   - framesPath: the frames object of a split pool (format version 3), which must be given
+    ///     for one and must not be for a single-file pool; it is locked and its header checked
+    ///     against the metadata's UUID, frame count and offsets before anything is mapped.
+    /// - Throws: ``PoolError``; every refusal leaves the files unchanged.
+    public static func open(path: String, framesPath: String? = nil, cores: Int, durability: DurabilityRequest = .automatic) throws(PoolError) -> Pool {
         let clock = ContinuousClock()
         guard cores > 0, cores <= 1 << 16 else {
             throw PoolError(file: path, reason: .invalidArgument("core count \(cores) is outside 1...65536"))
@@ -132,15 +186,45 @@ public final class Pool: @unchecked Sendable {
         try file.lock(exclusive: true)
         let size = try file.size()
         let header = try validate(file, size: size)
+        let framesObject: FramesObject?
+        var poolDescriptors: (readWrite: FileDescriptor, readOnly: FileDescriptor)? = nil
+        switch (header.layout.split, framesPath) {
+        case (true, let framesPath?):
+            framesObject = try FramesObject.open(path: framesPath, pool: header)
+        case (true, nil):
+            throw PoolError(file: path, reason: .invalidArgument("this pool (format 3) keeps its frames in a frames object of their own: name it (pool.frames, --frames)"))
+        case (false, let framesPath?):
+            throw PoolError(file: path, reason: .invalidArgument("this pool (format \(header.version)) keeps its frames in the pool file, not in \(framesPath): leave pool.frames empty"))
+        case (false, nil):
+            framesObject = nil
+            do {
+                let readWrite = try FileDescriptor.open(path, .readWrite, options: [.closeOnExec])
+                do {
+                    poolDescriptors = (readWrite, try FileDescriptor.open(path, .readOnly, options: [.closeOnExec]))
+                } catch {
+                    try? readWrite.close()
+                    throw error
+                }
+            } catch {
+                throw PoolError(file: path, reason: .system(SystemFailure(call: "open", error)))
+            }
+        }
+        func release() {
+            framesObject?.close()
+            try? poolDescriptors?.readWrite.close()
+            try? poolDescriptors?.readOnly.close()
+        }
         let start = clock.now
         let mapping: Pmem.Mapping
         do {
             mapping = try Pmem.mapFile(path: path)
         } catch {
+            release()
             throw PoolError(file: path, reason: .system(error))
         }
         let mapTime = clock.now - start
         guard UInt64(mapping.length) == header.layout.fileSize else {
+            release()
             try? Pmem.unmap(mapping.base, length: mapping.length)
             throw PoolError(file: path, reason: .wrongSize(size: UInt64(mapping.length), expected: header.layout.fileSize))
         }
@@ -156,11 +240,19 @@ public final class Pool: @unchecked Sendable {
                                                       cores: cores, name: path))
             }
         } catch {
+            release()
             try? Pmem.unmap(mapping.base, length: mapping.length)
             throw error
         }
         return Pool(path: path, durability: chosen, allocator: allocator.withReport { $0.mapping = mapTime },
-                    file: file, mapping: mapping)
+                    file: file, mapping: mapping, framesObject: framesObject, poolDescriptors: poolDescriptors)
+    }
+
+    /// Reads and validates the header of the pool at `path` (read-only, without a lock): to learn
+    /// its format (whether it is split) before opening it.
+    public static func header(path: String) throws(PoolError) -> PoolHeader {
+        let file = try PoolFile(path: path, flags: O_RDONLY)
+        return try validate(file, size: try file.size())
     }
 
     /// Reads the header through `file` and checks the file's size against it.
@@ -205,7 +297,10 @@ public final class Pool: @unchecked Sendable {
     /// the mapping's pages with a writer).
     private func unmap() throws(PoolError) {
         mapped = false
-        defer { file.close() }
+        defer {
+            closeDescriptors()
+            file.close()
+        }
         do {
             try Pmem.unmap(mapping.base, length: mapping.length)
         } catch {

@@ -83,6 +83,73 @@ final class PoolFile {
         return UInt64(st.st_size)
     }
 
+    /// What the descriptor names: a regular file or a character device (device DAX), and its size.
+    enum Kind: Equatable {
+        case regular(UInt64)
+        case device(UInt64)
+    }
+
+    /// Whether this is a regular file or a character device, with its size (a device's from
+    /// `/sys/dev/char/MAJOR:MINOR/size`, since fstat reports 0 for it); refuses anything else.
+    func kind() throws(PoolError) -> Kind {
+        var st = stat()
+        do throws(Errno) {
+            try valueOrErrno(retryOnInterrupt: false) { fstat(fd.rawValue, &st) }
+        } catch {
+            throw PoolError(file: path, reason: .system(SystemFailure(call: "fstat", error)))
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG:
+            return .regular(UInt64(st.st_size))
+        case S_IFCHR:
+            // glibc's encoding of dev_t (major() and minor() are macros Swift cannot call).
+            let dev = UInt64(st.st_rdev)
+            let major = (dev >> 8) & 0xFFF | (dev >> 32) & ~0xFFF
+            let minor = dev & 0xFF | (dev >> 12) & ~0xFF
+            let sys = "/sys/dev/char/\(major):\(minor)/size"
+            guard let text = try? String(decoding: PoolFile(path: sys, flags: O_RDONLY).read(64, at: 0), as: UTF8.self),
+                  let size = UInt64(text.filter { $0.isNumber }) else {
+                throw PoolError(file: path, reason: .invalidArgument("a character device whose size \(sys) does not tell (not device DAX?)"))
+            }
+            return .device(size)
+        default:
+            throw PoolError(file: path, reason: .invalidArgument("neither a regular file nor a device DAX character device"))
+        }
+    }
+
+    /// Writes all of `bytes` at `offset` (pwrite, retried on EINTR and short writes).
+    func write(_ bytes: [UInt8], at offset: UInt64) throws(PoolError) {
+        do {
+            _ = try bytes.withUnsafeBytes { try fd.writeAll(toAbsoluteOffset: Int64(offset), $0) }
+        } catch {
+            throw PoolError(file: path, reason: .system(SystemFailure(call: "pwrite", error)), unchanged: false)
+        }
+    }
+
+    /// Writes `bytes` at offset 0 through a shared mapping of `mappedLength` bytes and msyncs it:
+    /// a device DAX device takes no write(2), and maps only in its alignment (2 MiB).
+    func writeMapped(_ bytes: [UInt8], mappedLength: Int) throws(PoolError) {
+        do throws(Errno) {
+            let address = try valueOrErrno(retryOnInterrupt: false) {
+                Int(bitPattern: mmap(nil, mappedLength, PROT_READ | PROT_WRITE, MAP_SHARED, fd.rawValue, 0))
+            }
+            let base = UnsafeMutableRawPointer(bitPattern: address)!
+            defer { munmap(base, mappedLength) }
+            bytes.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            try valueOrErrno(retryOnInterrupt: false) { msync(base, mappedLength, MS_SYNC) }
+        } catch {
+            throw PoolError(file: path, reason: .system(SystemFailure(call: "mmap/msync", error)), unchanged: false)
+        }
+    }
+
+    /// Reads the first `count` bytes through a read-only mapping of `mappedLength` bytes (for a
+    /// device DAX device, which takes no read(2)).
+    func readMapped(_ count: Int, mappedLength: Int) throws(PoolError) -> [UInt8] {
+        let base = try mapReadOnly(length: mappedLength)
+        defer { munmap(UnsafeMutableRawPointer(mutating: base), mappedLength) }
+        return Array(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
     /// Reads up to `count` bytes at `offset` (fewer at the end of the file).
     func read(_ count: Int, at offset: UInt64) throws(PoolError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)

@@ -13,8 +13,9 @@ public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
     public static let magic: UInt64 = 0x4C50_4545_5246_4C4C
     /// The format version this build writes: 2, with owner tags and an owner table.
     public static let version: UInt64 = 2
-    /// Versions this build reads: 1 (no owners: opened in legacy mode) and 2.
-    public static let readableVersions: ClosedRange<UInt64> = 1...2
+    /// Versions this build reads: 1 (no owners: opened in legacy mode), 2, and 3 (version 2 with
+    /// its frames in a frames object of their own).
+    public static let readableVersions: ClosedRange<UInt64> = 1...3
 
     /// Word indices (offset = 8 * index) of the fields.
     enum Word {
@@ -41,6 +42,9 @@ public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
         static let ownerCapacity = 18
         static let tagsOffset = 19
         static let checksummedV2 = 20
+        /// Version 3: the size of the frames object.
+        static let framesObjectSize = 20
+        static let checksummedV3 = 21
         /// On its own 64-byte line (bytes 192...199).
         static let state = 24
     }
@@ -62,7 +66,10 @@ public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
     public var geometry: Geometry { layout.geometry }
 
     /// The UUID in its usual 8-4-4-4-12 hex form.
-    public var uuidString: String {
+    public var uuidString: String { Self.uuidString(uuid) }
+
+    /// `uuid` (16 bytes) in the usual 8-4-4-4-12 hex form.
+    static func uuidString(_ uuid: [UInt8]) -> String {
         let hex = uuid.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
         return [0..<4, 4..<6, 6..<8, 8..<10, 10..<16].map { hex[$0].joined() }.joined(separator: "-")
     }
@@ -82,7 +89,7 @@ public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
     /// The immutable words with their checksum, magic included: 0...16 in version 1, 0...19 in
     /// version 2.
     func immutableWords() -> [UInt64] {
-        var w = [UInt64](repeating: 0, count: layout.ownerCapacity == nil ? Word.checksum + 1 : Word.checksummedV2)
+        var w = [UInt64](repeating: 0, count: layout.split ? Word.checksummedV3 : layout.ownerCapacity == nil ? Word.checksum + 1 : Word.checksummedV2)
         w[Word.magic] = PoolHeader.magic
         w[Word.version] = layout.version
         w[Word.uuid] = uuid[0..<8].reversed().reduce(0) { $0 << 8 | UInt64($1) }
@@ -104,13 +111,14 @@ public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
             w[Word.ownerCapacity] = UInt64(capacity)
             w[Word.tagsOffset] = UInt64(layout.tagsOffset)
         }
+        if layout.split { w[Word.framesObjectSize] = layout.framesObjectSize }
         w[Word.checksum] = PoolHeader.checksum(Self.checksummed(w, version: layout.version))
         return w
     }
 
     /// The words the checksum covers, in order.
     static func checksummed(_ words: [UInt64], version: UInt64) -> [UInt64] {
-        Array(words[0..<Word.checksummed]) + (version >= 2 ? Array(words[(Word.checksum + 1)..<Word.checksummedV2]) : [])
+        Array(words[0..<Word.checksummed]) + (version >= 2 ? Array(words[(Word.checksum + 1)..<(version >= 3 ? Word.checksummedV3 : Word.checksummedV2)]) : [])
     }
 
     /// FNV-1a (64 bit) over the little-endian bytes of `words`.
@@ -146,7 +154,7 @@ public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
             throw PoolError(file: file, reason: .wrongVersion(found: version, supported: PoolHeader.version))
         }
         let stored = word(Word.checksum)
-        let computed = checksum(checksummed((0..<Word.checksummedV2).map(word), version: version))
+        let computed = checksum(checksummed((0..<Word.checksummedV3).map(word), version: version))
         guard stored == computed else { throw PoolError(file: file, reason: .badChecksum(stored: stored, computed: computed)) }
         guard word(Word.frameSize) == UInt64(Geometry.frameSize) else {
             throw PoolError(file: file, reason: .corrupt("frame size \(word(Word.frameSize)), this build supports \(Geometry.frameSize)"))
@@ -161,7 +169,8 @@ public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
         }
         let layout: PoolLayout
         do {
-            layout = try PoolLayout(frames: word(Word.frames), treeChildren: Int(treeChildren), ownerCapacity: capacity.map { Int($0) }, file: file)
+            layout = try PoolLayout(frames: word(Word.frames), treeChildren: Int(treeChildren), ownerCapacity: capacity.map { Int($0) },
+                                    split: version >= 3, file: file)
         } catch {
             throw PoolError(file: file, reason: .corrupt("frame count \(word(Word.frames)) and tree size \(treeChildren) are not a supported geometry"))
         }
@@ -179,6 +188,7 @@ public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
             expected += [("owner table offset", Word.ownerTableOffset, UInt64(layout.ownerTableOffset)),
                          ("frame tags offset", Word.tagsOffset, UInt64(layout.tagsOffset))]
         }
+        if version >= 3 { expected.append(("frames object size", Word.framesObjectSize, layout.framesObjectSize)) }
         for (name, index, value) in expected where word(index) != value {
             throw PoolError(file: file, reason: .corrupt("\(name) is \(word(index)), the geometry gives \(value)"))
         }
@@ -208,6 +218,6 @@ public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "pool \(uuidString) (format \(version)\(layout.ownerCapacity.map { ", \($0) owners" } ?? ", no owners")): \(layout.geometry), file \(layout.fileSize) bytes, frames at \(layout.framesOffset), \(state)"
+        "pool \(uuidString) (format \(version)\(layout.ownerCapacity.map { ", \($0) owners" } ?? ", no owners")): \(layout.geometry), file \(layout.fileSize) bytes, frames at \(layout.framesOffset)\(layout.split ? " of a frames object of \(layout.framesObjectSize) bytes" : ""), \(state)"
     }
 }

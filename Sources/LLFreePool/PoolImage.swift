@@ -48,8 +48,8 @@ public struct PoolImage<P: Persistence>: @unchecked Sendable {
     public static func format(base: UnsafeMutableRawPointer, length: Int, persistence: P, frames: UInt64,
                               treeChildren: Int = Geometry.defaultTreeChildren, uuid: [UInt8]? = nil,
                               creationTime: UInt64? = nil, ownerCapacity: Int? = PoolLayout.defaultOwnerCapacity,
-                              name: String) throws(PoolError) -> PoolHeader {
-        let layout = try PoolLayout(frames: frames, treeChildren: treeChildren, ownerCapacity: ownerCapacity, file: name)
+                              split: Bool = false, name: String) throws(PoolError) -> PoolHeader {
+        let layout = try PoolLayout(frames: frames, treeChildren: treeChildren, ownerCapacity: ownerCapacity, split: split, file: name)
         guard length >= layout.imageLength else {
             throw PoolError(file: name, reason: .truncated(size: UInt64(length), needed: UInt64(layout.imageLength)))
         }

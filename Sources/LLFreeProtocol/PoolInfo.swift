@@ -27,12 +27,17 @@ public struct PoolInfo: Sendable, Equatable {
     public var cores: UInt16
     /// The pool's UUID (16 bytes, as stored in the pool header).
     public var uuid: [UInt8]
-    /// The pool file's absolute, resolved path (UTF-8, at most ``Wire/maxPath`` bytes).
+    /// The absolute, resolved path (UTF-8, at most ``Wire/maxPath`` bytes) of the object that
+    /// holds the frames: the pool file, or a split pool's frames object.
     public var path: String
+    /// Whether a client that maps the frames can also reach the allocator's metadata (a
+    /// single-file pool). Sent from version 3 on; a version-1 or -2 reply reads as true.
+    public var metadataReachable: Bool
 
     public init(version: UInt16, durability: WireDurability, maxOrder: UInt8, frameSize: UInt32, frames: UInt64,
                 framesOffset: UInt64, children: UInt32, treeChildren: UInt32, trees: UInt32, maxBatch: UInt32,
-                cores: UInt16, uuid: [UInt8], path: String) {
+                cores: UInt16, uuid: [UInt8], path: String, metadataReachable: Bool = true) {
+        self.metadataReachable = metadataReachable
         self.version = version
         self.durability = durability
         self.maxOrder = maxOrder

@@ -20,6 +20,9 @@ public enum Reply: Sendable, Equatable {
     case owners(OwnerList)
     case removeOwner
     case setQuota(OwnerInfo)
+    /// The frames descriptor's description; the descriptor itself travels beside the reply's
+    /// bytes (SCM_RIGHTS), not in them.
+    case frames(FramesGrant)
     /// The request was refused as a whole; `op` is the request's op byte (or
     /// ``Wire/framingErrorOp`` when the request's header could not be read).
     case error(op: UInt8, ReplyError)
@@ -42,6 +45,7 @@ public enum Reply: Sendable, Equatable {
         case .owners: return Operation.owners.rawValue
         case .removeOwner: return Operation.removeOwner.rawValue
         case .setQuota: return Operation.setQuota.rawValue
+        case .frames: return Operation.frames.rawValue
         case .error(let op, _): return op
         }
     }

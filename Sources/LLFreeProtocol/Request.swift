@@ -36,6 +36,8 @@ public enum Request: Sendable, Equatable {
     case removeOwner(owner: String)
     /// Version 2: set `owner`'s quota (0: none; empty name: the attached owner).
     case setQuota(owner: String, quota: UInt64)
+    /// Version 3: a descriptor of the object holding the frames, passed with the reply.
+    case frames
 
     /// The operation code of this request.
     public var operation: Operation {
@@ -55,6 +57,7 @@ public enum Request: Sendable, Equatable {
         case .owners: return .owners
         case .removeOwner: return .removeOwner
         case .setQuota: return .setQuota
+        case .frames: return .frames
         }
     }
 }

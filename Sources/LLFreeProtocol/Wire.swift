@@ -8,7 +8,7 @@ public enum Wire {
     /// 1 and 2 (the protocol version is negotiated by hello, not carried per message).
     public static let framing: UInt8 = 1
     /// The highest protocol version this codec speaks.
-    public static let version: UInt16 = 2
+    public static let version: UInt16 = 3
     /// The lowest protocol version this codec speaks.
     public static let minVersion: UInt16 = 1
     /// Most bytes of an owner's name.
@@ -65,9 +65,10 @@ public enum Operation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case owners = 0x0D
     case removeOwner = 0x0E
     case setQuota = 0x0F
+    case frames = 0x10
 
     /// The protocol version a connection must have negotiated (hello) to send this operation.
-    public var minimumVersion: UInt16 { rawValue >= Operation.attach.rawValue ? 2 : 1 }
+    public var minimumVersion: UInt16 { rawValue >= Operation.frames.rawValue ? 3 : rawValue >= Operation.attach.rawValue ? 2 : 1 }
 
     public var description: String {
         switch self {
@@ -86,6 +87,7 @@ public enum Operation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .owners: return "owners"
         case .removeOwner: return "remove-owner"
         case .setQuota: return "set-quota"
+        case .frames: return "frames"
         }
     }
 }

@@ -20,12 +20,13 @@ extension WireCodec {
     /// Bytes `message` takes on the wire.
     public static func encodedSize(_ message: ReplyMessage) -> Int {
         switch message.reply {
-        case .hello(let info): return size(body: helloFixedSize + info.path.utf8.count)
+        case .hello(let info): return size(body: helloFixedSize + info.path.utf8.count + (info.version >= 3 ? 4 : 0))
         case .get(let result): return size(body: 8 + 8 * result.frames.count)
         case .put(let result): return size(body: 8 + 2 * result.results.count)
         case .isFree: return size(body: 8)
         case .stats(let stats): return size(body: statsFixedSize + 8 * stats.freeRuns.count)
         case .ping: return size(body: 0)
+        case .frames: return size(body: framesGrantSize)
         case .error(_, let error): return size(body: messageBytes(error.message).count)
         default: return size(body: ownerBodySize(message.reply))
         }
@@ -75,6 +76,7 @@ extension WireCodec {
             w.write(UInt16(info.path.utf8.count))
             w.write(bytes: info.uuid)
             w.write(bytes: info.path.utf8)
+            if info.version >= 3 { w.write(UInt32(info.metadataReachable ? 1 : 0)) }
         case .get(let result):
             w.write(UInt32(truncatingIfNeeded: result.frames.count))
             w.write(result.shortfall?.rawValue ?? 0)
@@ -98,6 +100,8 @@ extension WireCodec {
             w.write(uint64s: s.freeRuns)
         case .ping, .error:
             break
+        case .frames(let grant):
+            write(grant, &w)
         default:
             writeOwnerBody(message.reply, &w)
         }
@@ -140,15 +144,19 @@ extension WireCodec {
             let children = r.read(UInt32.self)!, treeChildren = r.read(UInt32.self)!, trees = r.read(UInt32.self)!
             let maxBatch = r.read(UInt32.self)!, cores = r.read(UInt16.self)!, pathLength = Int(r.read(UInt16.self)!)
             let uuid = Array(r.readBytes(16)!)
-            try require(pathLength <= Wire.maxPath && bodySize == helloFixedSize + pathLength, .malformed,
+            // Version 3 adds a flags word after the path.
+            let flagsSize = version >= 3 ? 4 : 0
+            try require(pathLength <= Wire.maxPath && bodySize == helloFixedSize + pathLength + flagsSize, .malformed,
                         "hello reply path of \(pathLength) bytes does not fill the \(bodySize - helloFixedSize) bytes left", id: id, op: op)
             guard let path = String(validating: r.readBytes(pathLength)!, as: UTF8.self) else {
                 throw ProtocolError(.malformed, "hello reply path is not UTF-8", id: id, op: op)
             }
+            let flags = version >= 3 ? r.read(UInt32.self)! : 1
+            try require(flags <= 1, .malformed, "hello reply flags 0x\(String(flags, radix: 16)) name unknown bits", id: id, op: op)
             return ReplyMessage(id: id, .hello(PoolInfo(
                 version: version, durability: durability, maxOrder: maxOrder, frameSize: frameSize, frames: frames,
                 framesOffset: framesOffset, children: children, treeChildren: treeChildren, trees: trees,
-                maxBatch: maxBatch, cores: cores, uuid: uuid, path: path)))
+                maxBatch: maxBatch, cores: cores, uuid: uuid, path: path, metadataReachable: flags & 1 != 0)))
         case .get:
             try require(bodySize >= 8, .malformed, "get reply body is \(bodySize) bytes, fewer than 8", id: id, op: op)
             let count = Int(r.read(UInt32.self)!), reason = r.read(UInt16.self)!, reserved = r.read(UInt16.self)!
@@ -214,6 +222,8 @@ extension WireCodec {
         case .ping:
             try require(bodySize == 0, .malformed, "ping reply body is \(bodySize) bytes, not 0", id: id, op: op)
             return ReplyMessage(id: id, .ping)
+        case .frames:
+            return ReplyMessage(id: id, .frames(try readFramesGrant(&r, bodySize: bodySize, id: id, op: op)))
         default:
             return ReplyMessage(id: id, try decodeOwnerReply(operation, h.body, id: id, op: op))
         }

@@ -2,6 +2,7 @@
 // of its supplementary groups is. The default admits the daemon's own user and root, which with
 // the socket's mode 0660 keeps the frames of a pool to the people who own it.
 
+import LLFreeProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,11 +17,28 @@ public struct AccessPolicy: Sendable, Equatable, CustomStringConvertible {
     /// Users who may act for every owner (attach to it, list and release its frames, set
     /// quotas, remove owners). Being admitted is still required.
     public var admins: Set<UInt32>
+    /// Users who receive the frames descriptor read-only (they can read frames, never write
+    /// them); administrators always receive it read-write.
+    public var readOnlyUIDs: Set<UInt32>
+    /// Groups whose members (primary or supplementary) receive it read-only.
+    public var readOnlyGIDs: Set<UInt32>
 
-    public init(uids: Set<UInt32>, gids: Set<UInt32> = [], admins: Set<UInt32> = AccessPolicy.defaultAdmins) {
+    public init(uids: Set<UInt32>, gids: Set<UInt32> = [], admins: Set<UInt32> = AccessPolicy.defaultAdmins,
+                readOnlyUIDs: Set<UInt32> = [], readOnlyGIDs: Set<UInt32> = []) {
         self.uids = uids
         self.gids = gids
         self.admins = admins
+        self.readOnlyUIDs = readOnlyUIDs
+        self.readOnlyGIDs = readOnlyGIDs
+    }
+
+    /// How `peer` may use the frames descriptor: read-only if its uid or one of its groups is
+    /// listed read-only (unless it is an administrator), else read-write.
+    public func framesAccess(of peer: PeerCredentials) -> FramesAccess {
+        if admins.contains(peer.uid) { return .readWrite }
+        if readOnlyUIDs.contains(peer.uid) || readOnlyGIDs.contains(peer.gid) { return .readOnly }
+        if case .known(let groups) = peer.groups, groups.contains(where: readOnlyGIDs.contains) { return .readOnly }
+        return .readWrite
     }
 
     /// The daemon's own uid and root: they can open the pool file anyway.
@@ -44,5 +62,8 @@ public struct AccessPolicy: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String { "uids \(uids.sorted()), gids \(gids.sorted()), admins \(admins.sorted())" }
+    public var description: String {
+        "uids \(uids.sorted()), gids \(gids.sorted()), admins \(admins.sorted())"
+            + (readOnlyUIDs.isEmpty && readOnlyGIDs.isEmpty ? "" : ", frames read-only for uids \(readOnlyUIDs.sorted()), gids \(readOnlyGIDs.sorted())")
+    }
 }

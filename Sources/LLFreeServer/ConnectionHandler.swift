@@ -9,15 +9,26 @@
 // everything already read is answered and flushed before the connection closes; when the server
 // shuts down, what was read is answered, later requests get shuttingDown, and the connection
 // closes once the client is quiet. The rules are ConnectionStateMachine's; this type does the I/O.
+//
+// The handler splits the byte stream into requests itself (no decoder handler before it, so no
+// request value crosses the pipeline). While nothing waits in the queue and the client reads its
+// replies, a ping, get or put is answered on the spot from its bytes into the connection's reply
+// buffer (RequestProcessor.answerFast), which is written and flushed once per read: no
+// allocation and no Request or Reply value on that path. Every other request, and every one read
+// while others wait, is decoded and queued as before; the reply buffer is written out before any
+// other reply, so replies stay in request order.
 
 import CLinuxShims
 import Logging
 import LLFreeProtocol
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The per-connection handler.
 final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
-    typealias InboundIn = DecodedRequest
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -36,9 +47,27 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     private var session = ClientSession(peer: PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max))
     /// The linger timer of a draining connection.
     private var lingerTimer: Scheduled<Void>?
+    /// The peer's credentials when they are not read from the socket (an in-process benchmark).
+    private let givenPeer: PeerCredentials?
+    /// Bytes read that do not make a whole message yet.
+    private var input: ByteBuffer?
+    /// Set after a fatal framing error: everything read after it is dropped.
+    private var broken = false
+    /// Replies of the fast path not yet written to the channel (written once per read, and before
+    /// any other reply). Empty but for a turn of the loop; reused, so the fast path allocates nothing.
+    private var out = ByteBuffer()
+    /// Frame numbers of the put being answered.
+    private var scratch = FrameScratch()
+    /// Whether the fast path may be taken at all (not while requests are timed for metrics).
+    private let fast: Bool
+    /// Replies written to `out` past which they are handed to the channel at once, so that its
+    /// writability (the client reading its replies) is judged as when each reply is written.
+    static var outLimit: Int { 64 * 1024 }
 
     init(processor: RequestProcessor<A>, policy: AccessPolicy, state: ServerState, limiter: ConnectionLimiter,
-         logger: Logger, metrics: ServerMetrics? = nil) {
+         logger: Logger, metrics: ServerMetrics? = nil, peer: PeerCredentials? = nil) {
+        self.givenPeer = peer
+        self.fast = metrics == nil
         self.processor = processor
         self.policy = policy
         self.state = state
@@ -51,7 +80,7 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     func channelActive(context: ChannelHandlerContext) {
         processor.counters.connected.wrappingIncrement(ordering: .relaxed)
         var refusal: String?
-        switch PeerCredentials.read(from: context.channel) {
+        switch givenPeer.map({ .success($0) }) ?? PeerCredentials.read(from: context.channel) {
         case .success(let credentials):
             session.peer = credentials
             refusal = policy.refusal(of: credentials)
@@ -70,7 +99,7 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
             processor.counters.refused.wrappingIncrement(ordering: .relaxed)
             logger.warning("refused connection", metadata: ["peer": "\(peer)", "why": "\(refusal)"])
             let reply = ReplyMessage(id: 0, .error(op: Wire.framingErrorOp, ReplyError(.accessDenied, refusal)))
-            context.write(wrapOutboundOut(encode(reply, context: context)), promise: nil)
+            write(encode(reply, context: context), context: context)
             closeAfterFlush(context: context)
             context.fireChannelActive()
         case .admit(let drain):
@@ -82,6 +111,10 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // Complete requests that arrived before the peer closed are still done (their replies
+        // cannot be read); a partial one never was a request.
+        takeLast(context: context)
+        scratch.release()
         processor.counters.connected.wrappingDecrement(ordering: .relaxed)
         if counted {
             counted = false
@@ -99,7 +132,66 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch machine.read(unwrapInboundIn(data), now: .now()) {
+        var buffer = unwrapInboundIn(data)
+        if broken { return }
+        if var pending = input {
+            input = nil
+            pending.writeBuffer(&buffer)
+            buffer = pending
+        }
+        split(&buffer, context: context)
+        if buffer.readableBytes > 0 && !broken { input = buffer }
+    }
+
+    /// Takes every whole message off the front of `buffer`: answers it on the fast path if it can
+    /// be, else decodes it and hands it to the state machine.
+    private func split(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) {
+        while buffer.readableBytes >= Wire.lengthSize {
+            if out.readableBytes == 0 && out.writerIndex > 0 { out.clear() }
+            let direct = fast && machine.answersDirectly(writable: context.channel.isWritable)
+            let step: (consumed: Int, decoded: DecodedRequest?)? = buffer.withUnsafeReadableBytes { raw in
+                let size: Int
+                do throws(ProtocolError) {
+                    guard let complete = try WireCodec.messageSize(raw) else { return nil }
+                    size = complete
+                } catch {
+                    return (raw.count, .invalid(error))
+                }
+                let message = UnsafeRawBufferPointer(rebasing: raw[0..<size])
+                if direct && processor.answerFast(message, session: &session, into: &out, scratch: &scratch) { return (size, nil) }
+                do throws(ProtocolError) {
+                    return (size, .request(try WireCodec.decodeRequest(message)))
+                } catch {
+                    return (size, .invalid(error))
+                }
+            }
+            guard let (consumed, decoded) = step else { return }
+            buffer.moveReaderIndex(forwardBy: consumed)
+            if let decoded {
+                if case .invalid(let error) = decoded, error.fatal {
+                    broken = true
+                    buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+                }
+                received(decoded, context: context)
+                if broken { return }
+            } else if out.readableBytes > Self.outLimit {
+                writeOut(context: context)
+            }
+        }
+    }
+
+    /// Answers the whole messages left over at the end of the input (a half-close or close);
+    /// drops a partial one.
+    private func takeLast(context: ChannelHandlerContext) {
+        guard var pending = input else { return }
+        input = nil
+        if !broken { split(&pending, context: context) }
+        writeOut(context: context)
+    }
+
+    /// A decoded request (or the reason bytes were not one), for the state machine.
+    private func received(_ decoded: DecodedRequest, context: ChannelHandlerContext) {
+        switch machine.read(decoded, now: .now()) {
         case .ignore:
             return
         case .serve:
@@ -110,8 +202,24 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        writeOut(context: context)
         context.flush()
         context.fireChannelReadComplete()
+    }
+
+    /// Hands the fast path's replies to the channel (they precede any reply written after).
+    @inline(__always)
+    private func writeOut(context: ChannelHandlerContext) {
+        guard out.readableBytes > 0 else { return }
+        context.write(wrapOutboundOut(out), promise: nil)
+        // Given away: the storage is reused once the channel has written it (cleared then).
+        out.moveReaderIndex(to: out.writerIndex)
+    }
+
+    /// Writes a reply of the general path, after those of the fast path.
+    private func write(_ reply: ByteBuffer, context: ChannelHandlerContext) {
+        writeOut(context: context)
+        context.write(wrapOutboundOut(reply), promise: nil)
     }
 
     func read(context: ChannelHandlerContext) {
@@ -122,6 +230,7 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
             serve(context: context)
+            writeOut(context: context)
             context.flush()
         }
         context.fireChannelWritabilityChanged()
@@ -138,10 +247,12 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
             return
         }
         if event as? ChannelEvent == .some(.inputClosed) {
-            // The client shut its write side (the decoder has delivered every complete request
-            // it had): answer them all, flush, then close.
+            // The client shut its write side: answer every complete request it sent, flush,
+            // then close.
+            takeLast(context: context)
             machine.inputClosed()
             serve(context: context)
+            writeOut(context: context)
             context.flush()
             return
         }
@@ -153,6 +264,7 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     private func drain(context: ChannelHandlerContext) {
         guard machine.drain(now: .now()) else { return }
         serve(context: context)
+        writeOut(context: context)
         context.flush()
         armLinger(at: .now() + machine.linger, context: context)
     }
@@ -217,6 +329,10 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         var fatal = false
         switch decoded {
         case .request(let message):
+            if case .frames = message.request {
+                passFrames(message, context: context)
+                return
+            }
             let clock = ContinuousClock()
             let start = metrics == nil ? nil : clock.now
             guard let answered = processor.processWithoutScanning(message, session: &session) else {
@@ -233,7 +349,7 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
             fatal = error.fatal
             logger.info("refused request", metadata: ["peer": "\(peer)", "why": "\(error)"])
         }
-        context.write(wrapOutboundOut(encode(reply, context: context)), promise: nil)
+        write(encode(reply, context: context), context: context)
         if fatal { stop(context: context) }
     }
 
@@ -261,9 +377,77 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         guard machine.scanFinished(), context.channel.isActive else { return }
         let reply = processor.statsReply(to: message, using: snapshot)
         metrics?.record(reply.reply, operation: message.request.operation, duration: ContinuousClock().now - start)
-        context.write(wrapOutboundOut(encode(reply, context: context)), promise: nil)
+        write(encode(reply, context: context), context: context)
         serve(context: context)
+        writeOut(context: context)
         context.flush()
+    }
+
+    /// Answers a frames request: the reply's bytes go in one sendmsg of their own with the
+    /// descriptor attached (SCM_RIGHTS), after every earlier reply has reached the socket, and
+    /// nothing after it is answered until then, so that replies stay in order and no other
+    /// reply's bytes share the message that carries the descriptor.
+    private func passFrames(_ message: RequestMessage, context: ChannelHandlerContext) {
+        let (reply, descriptor) = processor.frames(message, session: session, access: policy.framesAccess(of: peer))
+        metrics?.record(reply.reply, operation: .frames, duration: .zero)
+        guard let descriptor else {
+            write(encode(reply, context: context), context: context)
+            return
+        }
+        machine.scanStarted()
+        let bytes = WireCodec.encode(reply)
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let flushed = loop.makePromise(of: Void.self)
+        // The fast path's replies before this one go first, then everything is flushed.
+        writeOut(context: context)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: flushed)
+        flushed.futureResult.whenComplete { result in
+            let (handler, context) = bound.value
+            guard case .success = result else { return }  // closing: nothing more is answered
+            handler.send(bytes[...], with: descriptor, deadline: .now() + .seconds(5), context: context)
+        }
+    }
+
+    /// Sends `bytes` (the descriptor with the first of them), retrying every millisecond while
+    /// the socket's buffer is full; a client that reads nothing for 5 s is disconnected.
+    private func send(_ bytes: ArraySlice<UInt8>, with descriptor: Int32?, deadline: NIODeadline, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        let sent = try? context.channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) { socket -> Int in
+            bytes.withUnsafeBytes { raw in
+                descriptor.map { Int(llfree_send_with_fd(socket, raw.baseAddress, UInt(raw.count), $0)) }
+                    ?? Int(Glibc.send(socket, raw.baseAddress, raw.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))).nonNegativeOr(-Int(errno))
+            }
+        }
+        guard let sent = sent ?? nil else {
+            logger.info("could not pass the frames descriptor: the connection gives no access to its socket", metadata: ["peer": "\(peer)"])
+            stop(context: context)
+            return
+        }
+        if sent == bytes.count {
+            guard machine.scanFinished() else { return }
+            serve(context: context)
+            context.flush()
+            return
+        }
+        if sent >= 0 || sent == -Int(EAGAIN) {
+            // The rest (or all, the descriptor still unsent) once the client has read some.
+            let rest = sent > 0 ? bytes.dropFirst(sent) : bytes
+            let still = sent > 0 ? nil : descriptor
+            guard NIODeadline.now() < deadline else {
+                logger.info("the client read nothing for 5 s while its frames descriptor waited; closing", metadata: ["peer": "\(peer)"])
+                stop(context: context)
+                return
+            }
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .milliseconds(1)) {
+                let (handler, context) = bound.value
+                handler.send(rest, with: still, deadline: deadline, context: context)
+            }
+            return
+        }
+        logger.debug("passing the frames descriptor failed", metadata: ["peer": "\(peer)", "errno": "\(-sent)"])
+        stop(context: context)
     }
 
     /// The reply to a request decoded after the drain began, which is not served. The connection
@@ -274,9 +458,9 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         case .request(let message):
             let reply = ReplyMessage(id: message.id, .error(op: message.request.operation.rawValue,
                 ReplyError(.shuttingDown, "the daemon is shutting down; the request was not served")))
-            context.write(wrapOutboundOut(encode(reply, context: context)), promise: nil)
+            write(encode(reply, context: context), context: context)
         case .invalid(let error):
-            context.write(wrapOutboundOut(encode(processor.refuse(error), context: context)), promise: nil)
+            write(encode(processor.refuse(error), context: context), context: context)
             if error.fatal { stop(context: context) }
         }
     }
@@ -292,6 +476,7 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         lingerTimer?.cancel()
         lingerTimer = nil
         let channel = context.channel
+        writeOut(context: context)
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
             channel.close(promise: nil)
         }
@@ -305,4 +490,9 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         }
         return buffer
     }
+}
+
+extension Int {
+    /// Itself if not negative, else `other` (a C call's -1 turned into -errno).
+    fileprivate func nonNegativeOr(_ other: @autoclosure () -> Int) -> Int { self >= 0 ? self : other() }
 }

@@ -103,6 +103,15 @@ struct ConnectionStateMachine {
         return .serve
     }
 
+    /// Whether a request read now may be answered on the spot, without being queued: the
+    /// connection serves (neither draining nor input-closed), nothing waits before it and the
+    /// client reads its replies. What ``read(_:now:)`` followed by ``next(writable:)`` would do
+    /// with it then is answer it at once.
+    func answersDirectly(writable: Bool) -> Bool {
+        guard writable, case .open(let open) = state, open.mode == .serving else { return false }
+        return open.pending.isEmpty && !open.scanning
+    }
+
     /// The channel asks to read more (autoRead). Returns whether to pass the read on now.
     mutating func readRequested(writable: Bool) -> Bool {
         guard case .open(var open) = state else { return false }

@@ -194,13 +194,25 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
         guard let core = cores[ObjectIdentifier(channel.eventLoop)] else {
             throw ServerError.internalError("a connection was accepted onto an event loop of another group")
         }
+        try addHandlers(to: channel, core: core, peer: nil)
+        state.track(channel)
+    }
+
+    /// Adds the handlers of an accepted connection served by core `core` to `channel`, for a peer
+    /// whose credentials are given instead of read from a socket: how an in-process benchmark
+    /// (`llfree-bench request-path`, on an EmbeddedChannel) runs the server's own request path.
+    /// The connection is not tracked for shutdown.
+    public func addConnectionHandlers(to channel: Channel, core: Int, peer: PeerCredentials) throws {
+        guard core >= 0, core < configuration.threads else { throw ServerError.internalError("core \(core) has no event loop") }
+        try addHandlers(to: channel, core: core, peer: peer)
+    }
+
+    private func addHandlers(to channel: Channel, core: Int, peer: PeerCredentials?) throws {
         let processor = RequestProcessor(allocator: allocator, core: core, pool: pool, counters: counters, statsCache: statsCache,
                                          owners: owners)
         let handler = ConnectionHandler(processor: processor, policy: configuration.access, state: state, limiter: limiter, logger: logger,
-                                        metrics: configuration.metrics)
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RequestDecoder()))
+                                        metrics: configuration.metrics, peer: peer)
         try channel.pipeline.syncOperations.addHandler(handler)
-        state.track(channel)
     }
 
     /// Stops gracefully: stops accepting, lets every connection answer what it has read and flush

@@ -14,11 +14,37 @@ public struct PoolDescription: Sendable, Equatable {
     public var framesOffset: UInt64
     /// How state is made durable before a reply.
     public var durability: WireDurability
+    /// The descriptors a frames request passes on; nil: the daemon passes none (frames is
+    /// refused, and clients open `path` themselves).
+    public var frames: FramesDescriptors?
+    /// Whether a client that maps the frames can reach the allocator's metadata too (a
+    /// single-file pool).
+    public var metadataReachable: Bool
 
-    public init(path: String, uuid: [UInt8], framesOffset: UInt64, durability: WireDurability) {
+    public init(path: String, uuid: [UInt8], framesOffset: UInt64, durability: WireDurability, frames: FramesDescriptors? = nil,
+                metadataReachable: Bool = true) {
         self.path = path
         self.uuid = uuid
         self.framesOffset = framesOffset
         self.durability = durability
+        self.frames = frames
+        self.metadataReachable = metadataReachable
+    }
+}
+
+/// Open descriptors of the object holding the frames, owned by whoever opened the pool: the
+/// server passes them on (SCM_RIGHTS duplicates them) and never closes them.
+public struct FramesDescriptors: Sendable, Equatable {
+    /// Opened read-write.
+    public var readWrite: Int32
+    /// Opened read-only.
+    public var readOnly: Int32
+    /// Whether the object holds only frames (a split pool's frames object), not the pool file.
+    public var split: Bool
+
+    public init(readWrite: Int32, readOnly: Int32, split: Bool) {
+        self.readWrite = readWrite
+        self.readOnly = readOnly
+        self.split = split
     }
 }

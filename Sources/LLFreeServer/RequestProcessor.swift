@@ -38,7 +38,8 @@ public struct RequestProcessor<A: FrameAllocator> {
         return PoolInfo(version: version, durability: pool.durability, maxOrder: UInt8(Self.largestOrder(g)),
                         frameSize: UInt32(Geometry.frameSize), frames: g.frames, framesOffset: pool.framesOffset,
                         children: UInt32(g.children), treeChildren: UInt32(g.treeChildren), trees: UInt32(g.trees),
-                        maxBatch: UInt32(Wire.maxBatch), cores: UInt16(clamping: allocator.cores), uuid: pool.uuid, path: pool.path)
+                        maxBatch: UInt32(Wire.maxBatch), cores: UInt16(clamping: allocator.cores), uuid: pool.uuid, path: pool.path,
+                        metadataReachable: pool.metadataReachable)
     }
 
     /// The largest order a get can be served in this pool: the pool's maximum, or less when the
@@ -78,6 +79,26 @@ public struct RequestProcessor<A: FrameAllocator> {
         let (allocator, counters) = (self.allocator, self.counters)
         statsCache.snapshotInBackground(generation: { Self.generation(counters) },
                                         scan: { Self.scan(allocator, generation: $0) }, done: done)
+    }
+
+    /// The reply to a frames request on `session` and the descriptor to pass with it, or the
+    /// error reply (nothing is passed). Counts the operation.
+    func frames(_ message: RequestMessage, session: ClientSession, access: FramesAccess) -> (ReplyMessage, Int32?) {
+        counters.add(.operations, core: core)
+        let op = Operation.frames.rawValue
+        func fail(_ code: ErrorCode, _ text: String) -> (ReplyMessage, Int32?) {
+            counters.add(.errors, core: core)
+            return (ReplyMessage(id: message.id, .error(op: op, ReplyError(code, text))), nil)
+        }
+        if let version = session.version, version < 3 {
+            return fail(.unknownOperation, "frames needs protocol version 3; this connection's hello negotiated \(version)")
+        }
+        guard let frames = pool.frames else {
+            return fail(.unknownOperation, "this daemon passes no frames descriptor; open \(pool.path) to map the frames")
+        }
+        let grant = FramesGrant(access: access, split: frames.split, frameSize: UInt32(Geometry.frameSize), framesOffset: pool.framesOffset,
+                                frames: allocator.geometry.frames, uuid: pool.uuid)
+        return (ReplyMessage(id: message.id, .frames(grant)), access == .readWrite ? frames.readWrite : frames.readOnly)
     }
 
     /// The reply to a request the codec refused.
@@ -204,6 +225,11 @@ public struct RequestProcessor<A: FrameAllocator> {
 
         case .ping:
             return .ping
+
+        case .frames:
+            // The connection answers it (the descriptor travels beside the reply); a processor
+            // alone cannot pass one.
+            return fail(.internalError, "frames is answered by the connection, which passes the descriptor")
 
         default:
             return answerOwnerRequest(request, session: &session)

@@ -80,7 +80,7 @@ public final class ServerMetrics: Sendable {
             } else {
                 count(operation: operation.description, code: failures[0].code)
             }
-        case .hello, .isFree, .stats, .ping, .attach, .list, .release, .rootGet, .rootSet, .ownerInfo, .owners, .removeOwner, .setQuota:
+        case .hello, .isFree, .stats, .ping, .attach, .list, .release, .rootGet, .rootSet, .ownerInfo, .owners, .removeOwner, .setQuota, .frames:
             metrics.ok.increment()
         }
     }

@@ -118,7 +118,8 @@ public final class Explorer: @unchecked Sendable {
         try config.validate()
         self.config = config
         do {
-            layout = try PoolLayout(frames: config.frames, treeChildren: config.treeChildren, file: "simulated pool")
+            // A split pool (format version 3), as llfreed creates: the image is its metadata file.
+            layout = try PoolLayout(frames: config.frames, treeChildren: config.treeChildren, split: true, file: "simulated pool")
         } catch {
             throw .pool(error)
         }
@@ -222,7 +223,7 @@ public final class Explorer: @unchecked Sendable {
             }
             _ = try? PoolImage.format(base: domain.base, length: domain.length, persistence: domain.persistence,
                                       frames: config.frames, treeChildren: config.treeChildren,
-                                      uuid: [UInt8](repeating: 2, count: 16), creationTime: 2, name: "new")
+                                      uuid: [UInt8](repeating: 2, count: 16), creationTime: 2, split: true, name: "new")
             domain.observer = nil
         }
     }
@@ -235,7 +236,7 @@ public final class Explorer: @unchecked Sendable {
         do {
             try PoolImage.format(base: domain.base, length: domain.length, persistence: domain.persistence,
                                  frames: config.frames, treeChildren: config.treeChildren,
-                                 uuid: [UInt8](repeating: 3, count: 16), creationTime: 3, name: "simulated pool")
+                                 uuid: [UInt8](repeating: 3, count: 16), creationTime: 3, split: true, name: "simulated pool")
         } catch {
             fail(["format failed: \(error)"], image: 0)
             return
@@ -357,11 +358,16 @@ public final class Explorer: @unchecked Sendable {
     func keepWorking(_ pool: PoolImage<SimulatedPersistence>) -> [String] {
         var v: [String] = []
         // Runs an operation in flight touched may be in either state; leave them alone.
-        let open = ledger.inFlight.values.compactMap { op -> (UInt64, UInt64)? in
+        func touched(_ f: UInt64, _ o: Int) -> (UInt64, UInt64) {
+            (f & ~UInt64(Geometry.childFrames - 1), max(f + (1 << UInt64(o)), (f & ~UInt64(Geometry.childFrames - 1)) + UInt64(Geometry.childFrames)))
+        }
+        let open = ledger.inFlight.values.flatMap { op -> [(UInt64, UInt64)] in
             switch op {
             case .put(let f, let o, _), .getAt(let f, let o, _), .wrongPut(let f, let o, _):
-                return (f & ~UInt64(Geometry.childFrames - 1), max(f + (1 << UInt64(o)), (f & ~UInt64(Geometry.childFrames - 1)) + UInt64(Geometry.childFrames)))
-            case .get, .setRoot, .create, .setQuota, .remove: return nil
+                return [touched(f, o)]
+            case .putBatch(let frames, _):
+                return frames.map { touched($0, 0) }
+            case .get, .getBatch, .setRoot, .create, .setQuota, .remove: return []
             }
         }
         let untouched = ledger.held.filter { start, o in

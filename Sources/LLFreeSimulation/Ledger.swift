@@ -10,6 +10,10 @@ public enum SimOperation: Sendable, Equatable, CustomStringConvertible {
     case get(order: Int, kind: Kind, owner: OwnerID)
     case getAt(frame: UInt64, order: Int, owner: OwnerID)
     case put(frame: UInt64, order: Int, owner: OwnerID)
+    /// A batch get of `count` order-0 frames (the core's bulk path).
+    case getBatch(count: Int, owner: OwnerID)
+    /// A batch put of order-0 frames (the core's bulk path).
+    case putBatch(frames: [UInt64], owner: OwnerID)
     /// A put by an owner that does not hold the run: must be refused and change nothing.
     case wrongPut(frame: UInt64, order: Int, owner: OwnerID)
     /// Compare-and-set of an owner's root from `old` to `new`.
@@ -26,6 +30,8 @@ public enum SimOperation: Sendable, Equatable, CustomStringConvertible {
         case .get(let order, let kind, let owner): return "get(order: \(order), kind: \(kind), owner: \(owner))"
         case .getAt(let frame, let order, let owner): return "get(at: \(frame), order: \(order), owner: \(owner))"
         case .put(let frame, let order, let owner): return "put(\(frame), order: \(order), owner: \(owner))"
+        case .getBatch(let count, let owner): return "get(order: 0, count: \(count), owner: \(owner)) (bulk)"
+        case .putBatch(let frames, let owner): return "put(frames: \(frames.prefix(4))\(frames.count > 4 ? "..." : "") (\(frames.count)), order: 0, owner: \(owner)) (bulk)"
         case .wrongPut(let frame, let order, let owner): return "put(\(frame), order: \(order), owner: \(owner)) by an owner that does not hold it"
         case .setRoot(let owner, let old, let new): return "compareAndSetRoot(owner: \(owner), \(old.first ?? 0)... -> \(new.first ?? 0)...)"
         case .create(let name, let lifetime): return "create(\"\(name)\", \(lifetime))"

@@ -101,6 +101,12 @@ public enum Oracle {
 
         // What the ledger expects of every frame.
         var expect = [Expect](repeating: .free, count: frames)
+        // Frames a client holds now (of any owner): a put in flight of one of them freed it before
+        // another client's get, acknowledged since, took it again; then it is that client's.
+        var heldNow = [Bool](repeating: false, count: frames)
+        for (frame, order) in ledger.held {
+            for f in Int(frame)..<(Int(frame) + (1 << order)) { heldNow[f] = true }
+        }
         for (frame, order) in ledger.held {
             let owner = ledger.holder[frame]!
             // Settling frees what ephemeral owners held.
@@ -117,7 +123,12 @@ public enum Oracle {
                 let run = Int(frame)..<(Int(frame) + (1 << order))
                 if run.allSatisfy({ expect[$0] == .free }) { for f in run { expect[f] = .open(owner) } }
             case .put(let frame, let order, let owner):
-                for f in Int(frame)..<(Int(frame) + (1 << order)) { expect[f] = .open(owner) }
+                for f in Int(frame)..<(Int(frame) + (1 << order)) where !heldNow[f] { expect[f] = .open(owner) }
+            case .getBatch(let count, let owner):
+                // Each frame of a batch get in flight may be tagged for its owner.
+                gets[owner, default: []] += Array(repeating: 0, count: count)
+            case .putBatch(let frames, let owner):
+                for f in frames where !heldNow[Int(f)] { expect[Int(f)] = .open(owner) }
             case .wrongPut, .setRoot, .create, .setQuota, .remove:
                 break  // a refused put changes nothing: its run stays held
             }
@@ -182,7 +193,8 @@ public enum Oracle {
             verdict.violations.append("frames held by another owner than the one the clients were told: \(ranges(foreign))")
         }
         for (owner, found) in extra.sorted(by: { $0.key < $1.key }) {
-            // A get in flight may have tagged one aligned run of its order for its owner.
+            // A get in flight may have tagged one aligned run of its order for its owner (a
+            // batch get one frame per frame asked).
             if coveredByRuns(found, orders: gets[owner] ?? []) {
                 verdict.unacknowledged += found.count
             } else {

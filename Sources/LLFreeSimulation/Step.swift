@@ -12,11 +12,17 @@ import LLFree
 /// `w<n>/<k>` put of the n-th held run by another owner (the holder's index plus 1 + k, modulo the
 /// owners; must be refused and change nothing), `c<k>/<v>` compare-and-set of the k-th owner's
 /// root to a value made from v, `x<frame>` put of a frame nobody holds (must be refused), `d`
-/// drain, `r` close the pool and open it again (one thread).
+/// drain, `r` close the pool and open it again (one thread), `b<count>@<k>` a batch get of `count`
+/// order-0 frames for the k-th owner and `P<n>/<count>` a batch put of up to `count` held order-0
+/// runs of one holder from the n-th held run on (both through the core's bulk path).
 public enum Step: Sendable, Equatable, CustomStringConvertible {
     case get(order: Int, kind: Kind, owner: Int = 0)
     case getAt(frame: UInt64, order: Int, owner: Int = 0)
     case put(held: Int)
+    /// A batch get of `count` order-0 frames (the bulk path).
+    case getBatch(count: Int, owner: Int = 0)
+    /// A batch put of up to `count` held order-0 runs of one holder (the bulk path).
+    case putBatch(held: Int, count: Int)
     case split(held: Int, order: Int, slot: Int)
     case wrongPut(held: Int, other: Int)
     case setRoot(owner: Int, value: Int)
@@ -37,6 +43,8 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
         case .setQuota(let w, let v): return "q\(w)/\(v)"
         case .churn(let slot): return "t\(slot)"
         case .put(let n): return "p\(n)"
+        case .getBatch(let c, let w): return "b\(c)" + (w == 0 ? "" : "@\(w)")
+        case .putBatch(let n, let c): return "P\(n)/\(c)"
         case .split(let n, let o, let slot): return "s\(n)/\(o)/\(slot)"
         case .doubleFree(let f): return "x\(f)"
         case .drain: return "d"
@@ -49,7 +57,7 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
         guard let tag = text.first else { return nil }
         var rest = text.dropFirst()
         var owner = 0
-        if tag == "g" || tag == "a", let at = rest.firstIndex(of: "@") {
+        if tag == "g" || tag == "a" || tag == "b", let at = rest.firstIndex(of: "@") {
             guard let k = Int(rest[rest.index(after: at)...]), k >= 0 else { return nil }
             owner = k
             rest = rest[..<at]
@@ -67,6 +75,12 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
         case "p":
             guard let n = Int(rest) else { return nil }
             self = .put(held: n)
+        case "b":
+            guard let c = Int(rest), c > 0 else { return nil }
+            self = .getBatch(count: c, owner: owner)
+        case "P":
+            guard numbers.count == 2, let n = numbers[0], let c = numbers[1], c > 0 else { return nil }
+            self = .putBatch(held: Int(n), count: Int(c))
         case "s":
             guard numbers.count == 3, let n = numbers[0], let o = numbers[1], let slot = numbers[2] else { return nil }
             self = .split(held: Int(n), order: Int(o), slot: Int(slot))

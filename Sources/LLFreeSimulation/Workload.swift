@@ -47,7 +47,9 @@ final class Workload: @unchecked Sendable {
         let full = heldFrames * 4 > Int(frames) * 3
         let action = Int.random(in: 0..<100, using: &rng)
         switch action {
-        case 0..<45 where !full:
+        case 0..<8 where !full:
+            return .getBatch(count: Int.random(in: 2...80, using: &rng), owner: owner(&rng, count: owners))
+        case 8..<45 where !full:
             let o = order(&rng)
             return .get(order: o, kind: Kind.allCases.randomElement(using: &rng)!, owner: owner(&rng, count: owners))
         case 45..<53:
@@ -70,7 +72,9 @@ final class Workload: @unchecked Sendable {
             return .churn(slot: Int.random(in: 0..<3, using: &rng))
         default:
             let n = Int.random(in: 0..<1 << 30, using: &rng)
-            if Int.random(in: 0..<4, using: &rng) == 0 {
+            let shape = Int.random(in: 0..<5, using: &rng)
+            if shape == 4 { return .putBatch(held: n, count: Int.random(in: 2...80, using: &rng)) }
+            if shape == 0 {
                 let o = Int.random(in: 0...3, using: &rng)
                 return .split(held: n, order: o, slot: Int.random(in: 0..<(512 >> o), using: &rng))
             }
@@ -94,6 +98,30 @@ final class Workload: @unchecked Sendable {
             if let frame = try? llfree.get(order: o, core: core, kind: kind, owner: owner) {
                 if !ledger.acknowledgeGet(frame, order: o, owner: owner) { unexpected.append("get(order: \(o)) returned \(frame), which a client holds") }
             }
+        case .getBatch(let count, let k):
+            let owner = id(k)
+            ledger.inFlight[thread] = .getBatch(count: count, owner: owner)
+            var frames = [UInt64](repeating: 0, count: count)
+            let (n, _) = frames.withUnsafeMutableBufferPointer { llfree.get(order: 0, core: core, kind: .fixed, owner: owner, into: $0) }
+            for frame in frames.prefix(n) where !ledger.acknowledgeGet(frame, order: 0, owner: owner) {
+                unexpected.append("a batch get returned \(frame), which a client holds")
+            }
+        case .putBatch(let n, let count):
+            guard let (_, _, holder) = ledger.heldRun(n) else { return }
+            var frames: [UInt64] = []
+            for i in 0..<count {
+                guard let (frame, o, h) = ledger.heldRun(n + i), o == 0, h == holder, !frames.contains(frame) else { continue }
+                frames.append(frame)
+            }
+            guard !frames.isEmpty else { return }
+            ledger.inFlight[thread] = .putBatch(frames: frames, owner: holder)
+            for frame in frames { ledger.beginPut(frame, order: 0) }
+            let freed = frames.withUnsafeBufferPointer {
+                llfree.put(frames: $0, order: 0, core: core, owner: holder, waiting: domain.waiting) { i, error in
+                    unexpected.append("a batch put of held run \(frames[i]) was refused: \(error)")
+                }
+            }
+            if freed != frames.count { unexpected.append("a batch put freed \(freed) of \(frames.count) held runs") }
         case .getAt(let frame, let o, let k):
             guard frame + (1 << UInt64(o)) <= frames else { return }
             let owner = id(k)

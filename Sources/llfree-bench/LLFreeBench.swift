@@ -1,5 +1,5 @@
-// Entry point of llfree-bench: the paper's benchmarks (the default) and the pool's recovery and
-// persistence benchmarks as subcommands.
+// Entry point of llfree-bench: the paper's benchmarks (the default), the pool's recovery and
+// persistence benchmarks and the daemon's request path in process as subcommands.
 
 import ArgumentParser
 
@@ -9,6 +9,6 @@ struct LLFreeBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "llfree-bench",
         abstract: "Benchmarks of LLFree and llfreed. Run the release build.",
-        subcommands: [PaperCommand.self, RecoveryCommand.self, PersistentCommand.self],
+        subcommands: [PaperCommand.self, RecoveryCommand.self, PersistentCommand.self, RequestPathCommand.self, BatchCommand.self],
         defaultSubcommand: PaperCommand.self)
 }

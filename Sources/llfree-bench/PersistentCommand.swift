@@ -65,7 +65,7 @@ struct PersistentCommand: ParsableCommand {
 
         // One store+flush+fence, and store+flush alone, on lines of the pool's frames area.
         let lines = 1 << 16
-        let fence = Self.fenceCost(pool.frames, lines: lines, iterations: 1 << 20)
+        let fence = Self.fenceCost(pool.frames!, lines: lines, iterations: 1 << 20)
 
         // The volatile allocator over the same geometry, in ordinary memory.
         let geometry = pool.header.geometry

@@ -1,8 +1,12 @@
-// `llfree-ctl bench`: a load generator against a running llfreed. First the round-trip latency
-// of ping versus a single-frame get in the same run (what serving a frame adds to a round trip),
-// then for each clients x batch combination: every client thread loops get(batch) + put(those
-// frames) for the duration; a progress line while it runs, and a final table of frames/s and
-// latency percentiles (HdrHistogram).
+// `llfree-ctl bench`: a load generator against a running llfreed. First the transport floor: a
+// raw 32-byte ping-pong over a socketpair between two threads of this process (TransportFloor),
+// so that every latency below is also given as a ratio to what the kernel alone costs in the same
+// run. Then the round-trip latency of ping versus a single-frame get, then for each clients x
+// batch combination: every client thread loops get(batch) + put(those frames) for the duration;
+// a progress line while it runs, and a final table of frames/s and latency percentiles
+// (HdrHistogram). With --json: one JSON object per line, one for the floor, one for the latency
+// phase and one per clients x batch result; a ratio's field name ends in `_floor_ratio`, and each
+// percentile is divided by the floor's same percentile.
 
 import ArgumentParser
 import CPUAffinity
@@ -14,8 +18,8 @@ import LLFreeProtocol
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Load-test llfreed: ping vs get latency, then frames/s for clients x batch.",
-        discussion: "Every frame obtained is put back before a client stops. Each client is a thread with its own connection, doing its I/O on that thread (the blocking client); with --pin each client's thread runs on one CPU, round robin over the CPUs this process may use.")
+        abstract: "Load-test llfreed: the transport floor, ping vs get latency, then frames/s for clients x batch.",
+        discussion: "First the transport floor: a 32-byte ping-pong over a socketpair between two threads of this process with plain blocking write and read, measured in the same run; every latency is also printed as a ratio to the floor's same percentile. Every frame obtained is put back before a client stops. Each client is a thread with its own connection, doing its I/O on that thread (the blocking client); with --pin each client's thread runs on one CPU, round robin over the CPUs this process may use. --json prints one JSON object per line: {\"result\":\"floor\"}, {\"result\":\"latency\"} and one {\"result\":\"throughput\"} per clients x batch, latencies in microseconds (fields ending in _us) and ratios to the floor (fields ending in _floor_ratio).")
 
     @OptionGroup var connection: SocketOptions
 
@@ -31,8 +35,11 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Order of the runs.")
     var order = 0
 
-    @Option(help: "Round trips of each kind in the ping vs get latency phase (0 skips it).")
+    @Option(help: "Round trips of each kind in the ping vs get latency phase (0 skips it), and of the transport floor.")
     var latencyRounds = 20000
+
+    @Flag(help: "Print one JSON object per result (floor, latency, each clients x batch) instead of tables.")
+    var json = false
 
     @Flag(help: "Pin each client (its thread, which does its I/O) to a CPU, round robin.")
     var pin = false
@@ -45,23 +52,48 @@ struct BenchCommand: ParsableCommand {
             let probe = try connection.client()
             let info = try probe.hello()
             probe.close()
-            print("llfreed at \(connection.path): pool \(info.path), \(info.frames) frames, \(info.durability), \(info.cores) cores")
-            if latencyRounds > 0 { try latencyPhase() }
+            if !json {
+                print("llfreed at \(connection.path): pool \(info.path), \(info.frames) frames, \(info.durability), \(info.cores) cores")
+            }
+            let floor = try floorPhase()
+            if latencyRounds > 0 { try latencyPhase(floor: floor) }
             var rows = [[String]]()
             for k in clientCounts {
                 for b in batches {
-                    rows.append(try throughput(clients: k, batch: b))
+                    rows.append(try throughput(clients: k, batch: b, floor: floor))
                 }
             }
             FileHandleOutput.progress("")
+            if json { return }
             print("")
             print(pin ? "clients pinned round robin to CPUs \(CPUAffinity.allowedCPUs().map(String.init).joined(separator: ","))" : "clients not pinned")
-            printTable(["clients", "batch", "order", "frames/s", "get p50 us", "get p99 us", "get p99.9 us", "put p50 us", "put p99 us"], rows)
+            printTable(["clients", "batch", "order", "frames/s", "get p50 us", "get p99 us", "get p99.9 us", "put p50 us", "put p99 us",
+                        "get p50/floor", "put p50/floor"], rows)
         } catch let failure as OnlineFailure {
             throw failure.exit()
         } catch {
             throw OnlineFailure("\(error)", code: 2).exit()
         }
+    }
+
+    /// The percentiles every latency is given at.
+    static let percentiles: [(name: String, value: Double)] = [("p50", 50), ("p90", 90), ("p99", 99), ("p999", 99.9)]
+
+    /// Measures the transport floor and prints it.
+    private func floorPhase() throws -> Histogram<UInt64> {
+        FileHandleOutput.progress("transport floor: socketpair ping-pong, \(TransportFloor.messageSize) bytes")
+        let floor = try TransportFloor.measure(rounds: max(latencyRounds, 2000))
+        FileHandleOutput.progress("")
+        if json {
+            var object: [(String, JSONValue)] = [("result", .string("floor")), ("transport", .string("socketpair ping-pong, two threads, blocking write/read")),
+                                                 ("bytes", .int(TransportFloor.messageSize)), ("rounds", .int(Int(floor.totalCount)))]
+            for (name, value) in Self.percentiles { object.append(("\(name)_us", .micro(floor.valueAtPercentile(value)))) }
+            printJSON(object)
+        } else {
+            print("transport floor (socketpair ping-pong, \(TransportFloor.messageSize) bytes, two threads of this process): "
+                  + "p50 \(micro(floor.valueAtPercentile(50))) us, p99 \(micro(floor.valueAtPercentile(99))) us")
+        }
+        return floor
     }
 
     private func list(_ text: String, _ name: String) throws -> [Int] {
@@ -72,8 +104,9 @@ struct BenchCommand: ParsableCommand {
         return values
     }
 
-    /// Alternates ping and get(1)+put(1) on one connection; compares their round trips.
-    private func latencyPhase() throws {
+    /// Alternates ping and get(1)+put(1) on one connection; compares their round trips with each
+    /// other and with the floor.
+    private func latencyPhase(floor: Histogram<UInt64>) throws {
         let client = try connection.client()
         defer { client.close() }
         var ping = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
@@ -95,10 +128,24 @@ struct BenchCommand: ParsableCommand {
         }
         FileHandleOutput.progress("")
         let p50ping = Double(ping.valueAtPercentile(50)), p50get = Double(get.valueAtPercentile(50))
+        if json {
+            var object: [(String, JSONValue)] = [("result", .string("latency")), ("order", .int(order)), ("rounds", .int(Int(ping.totalCount)))]
+            for (op, histogram) in [("ping", ping), ("get", get)] {
+                for (name, value) in Self.percentiles { object.append(("\(op)_\(name)_us", .micro(histogram.valueAtPercentile(value)))) }
+                for (name, value) in Self.percentiles {
+                    object.append(("\(op)_\(name)_floor_ratio", .ratio(histogram.valueAtPercentile(value), floor.valueAtPercentile(value))))
+                }
+            }
+            object.append(("get_p50_ping_ratio", .ratio(get.valueAtPercentile(50), ping.valueAtPercentile(50))))
+            printJSON(object)
+            return
+        }
         print("")
-        printTable(["round trip", "p50 us", "p90 us", "p99 us", "p99.9 us"], [
-            ["ping"] + [50, 90, 99, 99.9].map { micro(ping.valueAtPercentile($0)) },
-            ["get 1 frame"] + [50, 90, 99, 99.9].map { micro(get.valueAtPercentile($0)) },
+        let columns = Self.percentiles.map(\.value)
+        printTable(["round trip", "p50 us", "p90 us", "p99 us", "p99.9 us", "p50/floor", "p99/floor"], [
+            ["floor (socketpair)"] + columns.map { micro(floor.valueAtPercentile($0)) } + ["1.00", "1.00"],
+            ["ping"] + columns.map { micro(ping.valueAtPercentile($0)) } + [50.0, 99.0].map { ratio(ping.valueAtPercentile($0), floor.valueAtPercentile($0)) },
+            ["get 1 frame"] + columns.map { micro(get.valueAtPercentile($0)) } + [50.0, 99.0].map { ratio(get.valueAtPercentile($0), floor.valueAtPercentile($0)) },
         ])
         print(String(format: "a single-frame get costs %+.1f%% over a ping (p50)", (p50get / p50ping - 1) * 100))
         print("")
@@ -113,7 +160,7 @@ struct BenchCommand: ParsableCommand {
         var frames: UInt64 = 0
     }
 
-    private func throughput(clients k: Int, batch b: Int) throws -> [String] {
+    private func throughput(clients k: Int, batch b: Int, floor: Histogram<UInt64>) throws -> [String] {
         let workers = (0..<k).map { _ in Worker() }
         let stop = Date().addingTimeInterval(duration)
         let socket = connection.path
@@ -162,12 +209,33 @@ struct BenchCommand: ParsableCommand {
             put.add(w.put)
         }
         let frames = workers.reduce(UInt64(0)) { $0 + $1.frames }
-        return ["\(k)", "\(b)", "\(order)", String(format: "%.0f", Double(frames) / elapsed),
+        let rate = Double(frames) / elapsed
+        if json {
+            var object: [(String, JSONValue)] = [("result", .string("throughput")), ("clients", .int(k)), ("batch", .int(b)), ("order", .int(order)),
+                                                 ("pinned", .bool(pin)), ("frames_per_s", .number(rate.rounded())),
+                                                 ("round_trips", .int(Int(get.totalCount)))]
+            for (op, histogram) in [("get", get), ("put", put)] {
+                for (name, value) in Self.percentiles { object.append(("\(op)_\(name)_us", .micro(histogram.valueAtPercentile(value)))) }
+                for (name, value) in Self.percentiles {
+                    object.append(("\(op)_\(name)_floor_ratio", .ratio(histogram.valueAtPercentile(value), floor.valueAtPercentile(value))))
+                }
+            }
+            printJSON(object)
+        }
+        return ["\(k)", "\(b)", "\(order)", String(format: "%.0f", rate),
                 micro(get.valueAtPercentile(50)), micro(get.valueAtPercentile(99)), micro(get.valueAtPercentile(99.9)),
-                micro(put.valueAtPercentile(50)), micro(put.valueAtPercentile(99))]
+                micro(put.valueAtPercentile(50)), micro(put.valueAtPercentile(99)),
+                ratio(get.valueAtPercentile(50), floor.valueAtPercentile(50)), ratio(put.valueAtPercentile(50), floor.valueAtPercentile(50))]
     }
 
     private func micro(_ ns: UInt64) -> String { String(format: "%.1f", Double(ns) / 1000) }
+
+    private func ratio(_ ns: UInt64, _ floor: UInt64) -> String { String(format: "%.2f", Double(ns) / Double(max(floor, 1))) }
+
+    /// Prints `fields` as one JSON object on one line, in order.
+    private func printJSON(_ fields: [(String, JSONValue)]) {
+        print("{" + fields.map { "\"\($0.0)\":\($0.1.text)" }.joined(separator: ",") + "}")
+    }
 
     private func printTable(_ header: [String], _ rows: [[String]]) {
         let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max()! }
@@ -179,8 +247,27 @@ struct BenchCommand: ParsableCommand {
     }
 }
 
+/// A value of a bench JSON object.
+enum JSONValue {
+    case string(String), int(Int), number(Double), bool(Bool)
+
+    /// Microseconds, to the nanosecond.
+    static func micro(_ ns: UInt64) -> JSONValue { .number((Double(ns) / 1000 * 1000).rounded() / 1000) }
+    /// `ns / floor`, to three decimals.
+    static func ratio(_ ns: UInt64, _ floor: UInt64) -> JSONValue { .number((Double(ns) / Double(max(floor, 1)) * 1000).rounded() / 1000) }
+
+    var text: String {
+        switch self {
+        case .string(let s): return "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        case .int(let i): return "\(i)"
+        case .number(let d): return d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : "\(d)"
+        case .bool(let b): return b ? "true" : "false"
+        }
+    }
+}
+
 /// Nanoseconds in a duration (at least 1, so a histogram always records it).
-private func nanoseconds(_ d: Duration) -> UInt64 {
+func nanoseconds(_ d: Duration) -> UInt64 {
     let (seconds, attoseconds) = d.components
     return max(1, UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000))
 }

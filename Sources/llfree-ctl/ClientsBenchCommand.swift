@@ -228,8 +228,3 @@ private final class SocketPairEcho: @unchecked Sendable {
     }
 }
 
-/// Nanoseconds in a duration (at least 1, so a histogram always records it).
-private func nanoseconds(_ d: Duration) -> UInt64 {
-    let (seconds, attoseconds) = d.components
-    return max(1, UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000))
-}

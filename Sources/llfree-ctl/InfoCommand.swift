@@ -39,6 +39,9 @@ struct InfoCommand: ParsableCommand {
         var metadataLength: Int
         var framesOffset: UInt64
         var framesLength: UInt64
+        /// Bytes of the frames object of a split pool (format version 3); null when the frames
+        /// are in the pool file.
+        var framesObjectSize: UInt64?
         var freeFrames: Int
         var countedFreeFrames: Int
         var freeHugeFrames: Int
@@ -67,6 +70,7 @@ struct InfoCommand: ParsableCommand {
                         treeChildren: g.treeChildren, maxOrder: g.maxOrder, fileSize: h.layout.fileSize,
                         metadataOffset: h.layout.metadataOffset, metadataLength: h.layout.metadataLength,
                         framesOffset: h.layout.framesOffset, framesLength: h.layout.framesLength,
+                        framesObjectSize: h.layout.split ? h.layout.framesObjectSize : nil,
                         freeFrames: inspection.freeFrames, countedFreeFrames: inspection.countedFreeFrames,
                         freeHugeFrames: inspection.freeHugeFrames, hugeChildren: inspection.hugeChildren,
                         ownerCapacity: h.layout.ownerCapacity, owners: inspection.owners.map(\.name))
@@ -86,7 +90,8 @@ struct InfoCommand: ParsableCommand {
             ("state", state),
             ("frames", "\(info.frames) of 4K (\(SizeParser.format(info.framesLength)))"),
             ("geometry", "\(g.children) children of 2M, \(g.trees) trees of \(g.treeChildren) children, max order \(g.maxOrder)"),
-            ("file", "\(info.fileSize) bytes: header 0, metadata \(info.metadataOffset) (+\(info.metadataLength)), frames \(info.framesOffset)"),
+            ("file", "\(info.fileSize) bytes: header 0, metadata \(info.metadataOffset) (+\(info.metadataLength)), "
+                + (info.framesObjectSize.map { "frames in a frames object of their own (\($0) bytes: header 0, frames \(info.framesOffset))" } ?? "frames \(info.framesOffset)")),
             ("free frames", "\(info.freeFrames)" + (info.countedFreeFrames == info.freeFrames ? "" : " (counters say \(info.countedFreeFrames))")),
             ("free huge", "\(info.freeHugeFrames) of 2M"),
             ("huge children", "\(info.hugeChildren) allocated as huge frames"),

@@ -25,7 +25,7 @@ struct LLFreeCtl: ParsableCommand {
 
     /// Verbs that talk to a running llfreed; add them here.
     static var online: [ParsableCommand.Type] {
-        [StatusCommand.self, GetCommand.self, PutCommand.self, StatsCommand.self, OwnersCommand.self, OwnerCommand.self, BenchCommand.self,
-         ClientsBenchCommand.self]
+        [StatusCommand.self, GetCommand.self, PutCommand.self, StatsCommand.self, OwnersCommand.self, OwnerCommand.self, FramesCommand.self,
+         BenchCommand.self, ClientsBenchCommand.self]
     }
 }

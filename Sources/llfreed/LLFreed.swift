@@ -19,7 +19,7 @@ struct LLFreed: AsyncParsableCommand {
         commandName: "llfreed",
         abstract: "Serve the frames of a persistent LLFree pool to client processes over a Unix socket.",
         discussion: """
-            With no arguments it serves ./llfreed.pool, creating it (1 GiB, sparse) on first start. \
+            With no arguments it serves ./llfreed.pool, creating it (1 GiB, sparse, split: its frames in ./llfreed.pool.frames) on first start. \
             Every option can also be set in the configuration file (--config, see config/llfreed.yaml) or by an \
             environment variable LLFREED_<KEY> (e.g. LLFREED_POOL_PATH); flags win over the environment, which wins \
             over the file. A bad configuration exits with status 78 before anything is opened. \
@@ -35,6 +35,9 @@ struct LLFreed: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("The pool file (pool.path; default ./llfreed.pool).", valueName: "path"))
     var pool: String?
+
+    @Option(help: ArgumentHelp("Where the frames are: auto (a created pool is split, its frames object at POOL.frames; an existing pool opens as it is), none (in the pool file) or the path of the frames object, a file or a device DAX device (pool.frames; default auto).", valueName: "path"))
+    var frames: String?
 
     @Flag(inversion: .prefixedNo, help: "Create the pool if it is missing (pool.create; default: only for the default pool). An existing pool is opened, never reformatted.")
     var create: Bool?
@@ -69,6 +72,12 @@ struct LLFreed: AsyncParsableCommand {
     @Option(name: .customLong("allow-gid"), help: ArgumentHelp("A group to admit, name or number (access.gids; repeatable).", valueName: "group"))
     var allowGIDs: [String] = []
 
+    @Option(name: .customLong("read-only-uid"), help: ArgumentHelp("A user whose clients receive the frames descriptor read-only (access.read-only-uids; repeatable).", valueName: "user"))
+    var readOnlyUIDs: [String] = []
+
+    @Option(name: .customLong("read-only-gid"), help: ArgumentHelp("A group whose members' clients receive the frames descriptor read-only (access.read-only-gids; repeatable).", valueName: "group"))
+    var readOnlyGIDs: [String] = []
+
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical (log.level; default info).", valueName: "level"))
     var logLevel: String?
 
@@ -82,13 +91,15 @@ struct LLFreed: AsyncParsableCommand {
     var commandLine: [SettingKey: [String]] {
         var values: [SettingKey: [String]] = [:]
         let scalars: [(SettingKey, String?)] = [
-            (.poolPath, pool), (.poolCreate, create.map { "\($0)" }), (.poolSize, size), (.poolTreeChildren, treeChildren),
+            (.poolPath, pool), (.poolFrames, frames), (.poolCreate, create.map { "\($0)" }), (.poolSize, size), (.poolTreeChildren, treeChildren),
             (.poolDurability, durability), (.socketPath, socket), (.socketMode, socketMode), (.socketGroup, socketGroup),
             (.threads, threads), (.pin, pin.map { "\($0)" }), (.logLevel, logLevel), (.logFormat, logFormat), (.metricsListen, metricsListen),
         ]
         for (key, value) in scalars { if let value { values[key] = [value] } }
         if !allowUIDs.isEmpty { values[.accessUIDs] = allowUIDs }
         if !allowGIDs.isEmpty { values[.accessGIDs] = allowGIDs }
+        if !readOnlyUIDs.isEmpty { values[.accessReadOnlyUIDs] = readOnlyUIDs }
+        if !readOnlyGIDs.isEmpty { values[.accessReadOnlyGIDs] = readOnlyGIDs }
         return values
     }
 

@@ -20,12 +20,13 @@ import Testing
         let hello = try swift.hello()
 
         let info = CClient.poolInfo(c)
-        #expect(info.version == 2)
+        #expect(info.version == 3)
         #expect(info.frames == hello.frames && info.frames_offset == hello.framesOffset)
         #expect(info.frame_size == 4096 && info.max_order == hello.maxOrder && info.max_batch == 16384)
         #expect(info.children == hello.children && info.tree_children == hello.treeChildren && info.trees == hello.trees)
         #expect(info.durability == UInt8(LLFREE_DURABILITY_CPU_CACHE.rawValue))
         #expect(CClient.bytes(info.uuid) == hello.uuid)
+        #expect(info.metadata_reachable == 0, "the daemon created a split pool")
         #expect(String(cString: info.path) == hello.path)
 
         var owner = llfree_owner_record()

@@ -40,7 +40,8 @@ import Testing
         for i in 0..<memory.count { memory[i] = UInt8(truncatingIfNeeded: i &* 13) }
         #expect(llfree_unmap(c.pointer, address, 2) == LLFREE_OK)
 
-        let file = try #require(FileHandle(forReadingAtPath: daemon.pool))
+        // The object hello names: the frames object of the split pool the daemon created.
+        let file = try #require(FileHandle(forReadingAtPath: String(cString: info.path)))
         defer { try? file.close() }
         try file.seek(toOffset: info.frames_offset + run[0] * 4096)
         #expect([UInt8](try file.read(upToCount: 8192)!) == (0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 13) })
@@ -74,7 +75,8 @@ import Testing
         #expect(llfree_unmap(c.pointer, address, 1) == LLFREE_OK)
         // The daemon closed the pool; then its header's UUID is overwritten under the open file.
         #expect(daemon.terminate() == 0)
-        let file = try #require(FileHandle(forUpdatingAtPath: daemon.pool))
+        // The object the client maps: the split pool's frames object (its UUID is at 16 too).
+        let file = try #require(FileHandle(forUpdatingAtPath: daemon.pool + ".frames"))
         try file.seek(toOffset: 16)
         file.write(Data(repeating: 0x5A, count: 16))
         try file.close()
@@ -89,6 +91,7 @@ import Testing
         let c = try CClient.connected(daemon, owner: "c-other", flags: Self.openPath)
         #expect(daemon.terminate() == 0)
         try FileManager.default.removeItem(atPath: daemon.pool)
+        try FileManager.default.removeItem(atPath: daemon.pool + ".frames")
         try daemon.start()  // a new pool (new UUID) at the same path and socket
         #expect(llfree_ping(c.pointer) == LLFREE_E_NOT_THE_POOL)
         #expect(CClient.message.contains("another pool"), "\(CClient.message)")

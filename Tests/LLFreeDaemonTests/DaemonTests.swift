@@ -15,7 +15,7 @@ import Testing
         let client = LLFreeClient(socketPath: daemon.socket)
         let info = try await client.hello()
         #expect(info.frames == 64 * 256 && info.frameSize == 4096 && info.maxOrder == 14)
-        #expect(info.path == daemon.pool && info.durability == .cpuCache && info.cores == 2)
+        #expect(info.path == daemon.pool + ".frames" && info.durability == .cpuCache && info.cores == 2)
         #expect(info.framesOffset % 4096 == 0 && info.framesOffset > 0)
         await client.close()
     }
@@ -193,7 +193,8 @@ import Testing
         #expect(memory.count == 8192)
         for i in 0..<memory.count { memory[i] = UInt8(truncatingIfNeeded: i &* 7) }
         mapper.unmap(memory)
-        let file = FileHandle(forReadingAtPath: daemon.pool)!
+        // The file hello names: the frames object of the split pool the daemon created.
+        let file = FileHandle(forReadingAtPath: info.path)!
         defer { try? file.close() }
         try file.seek(toOffset: info.framesOffset + frame * 4096)
         let bytes = [UInt8](try file.read(upToCount: 8192)!)

@@ -169,8 +169,13 @@ final class DeploymentTests: XCTestCase {
         try waitForPing(socket, process)
         let info = try BlockingLLFreeClient(socketPath: socket).hello()
         XCTAssertEqual(info.frames, 262_144, "1 GiB of 4 KiB frames")
-        let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/llfreed.pool")
-        XCTAssertGreaterThan((attributes[.size] as? Int) ?? 0, 1 << 30)
+        // Split: the metadata file is small and the daemon's alone, the frames object 1 GiB and 2 MiB.
+        let metadata = try FileManager.default.attributesOfItem(atPath: directory + "/llfreed.pool")
+        XCTAssertLessThan((metadata[.size] as? Int) ?? Int.max, 1 << 21)
+        XCTAssertEqual((metadata[.posixPermissions] as? Int) ?? 0, 0o600)
+        let frames = try FileManager.default.attributesOfItem(atPath: directory + "/llfreed.pool.frames")
+        XCTAssertEqual((frames[.size] as? Int) ?? 0, (1 << 30) + (2 << 20))
+        XCTAssertFalse(info.metadataReachable)
         XCTAssertEqual(stop(process), 0, log)
         XCTAssertTrue(log.contains("created pool"), log)
     }

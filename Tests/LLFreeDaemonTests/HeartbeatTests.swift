@@ -32,7 +32,9 @@ import Testing
         let service = ServerService(server: server, heartbeat: heartbeat)
         let running = Task { try await service.run() }
         // An async condition, so the wait suspends instead of holding one of the pool's threads.
-        let reported = await waitUntil(timeout: .seconds(60)) { () async -> Bool in reports.withLockedValue { $0.begun } >= 2 }
+        // A long bound: on a 2-core machine other suites' blocking waits can hold the pool's
+        // threads for minutes; the bound only keeps a broken heartbeat from hanging the run.
+        let reported = await waitUntil(timeout: .seconds(600)) { () async -> Bool in reports.withLockedValue { $0.begun } >= 2 }
         #expect(reported, "the heartbeat did not report")
         running.cancel()
         try await running.value

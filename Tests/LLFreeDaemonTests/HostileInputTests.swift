@@ -101,8 +101,8 @@ import Testing
         try hostile { raw in
             raw.send(Self.header(length: 12, version: 2, op: Operation.ping.rawValue, id: 3))
             expectError(raw.receive(), .unsupportedVersion, id: 3, op: Operation.ping.rawValue)
-            // The daemon speaks protocol versions 1...2: a hello that does not meet them is refused.
-            raw.send(RequestMessage(id: 4, .hello(minVersion: 3, maxVersion: 5)))
+            // The daemon speaks protocol versions 1...3: a hello that does not meet them is refused.
+            raw.send(RequestMessage(id: 4, .hello(minVersion: 4, maxVersion: 5)))
             expectError(raw.receive(), .unsupportedVersion, id: 4, op: Operation.hello.rawValue)
         }
     }

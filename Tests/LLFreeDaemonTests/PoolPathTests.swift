@@ -38,7 +38,8 @@ import Testing
         }
         let hello = try #require(info)
         let real = try #require(realpath(dir, nil).map { p in defer { free(p) }; return String(cString: p) })
-        #expect(hello.path == real + "/rel.pool")
+        // A created pool is split: hello names its frames object.
+        #expect(hello.path == real + "/rel.pool.frames")
         // This process's working directory is not the daemon's: the reported path still works.
         #expect(FileManager.default.currentDirectoryPath != link)
         let frame = try client.get(order: 0, count: 1).frames[0]
@@ -46,7 +47,7 @@ import Testing
         let memory = try mapper.map(frame: frame)
         memory.storeBytes(of: 0xC0FFEE, as: UInt32.self)
         mapper.unmap(memory)
-        let file = try #require(FileHandle(forReadingAtPath: dir + "/rel.pool"))
+        let file = try #require(FileHandle(forReadingAtPath: dir + "/rel.pool.frames"))
         defer { try? file.close() }
         try file.seek(toOffset: hello.framesOffset + frame * 4096)
         #expect(try file.read(upToCount: 4) == Data([0xEE, 0xFF, 0xC0, 0x00]))
@@ -60,7 +61,8 @@ import Testing
         let info = try client.hello()
         // The same bytes under another UUID: another pool.
         let other = daemon.directory + "/other.pool"
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: daemon.pool))
+        let frames = daemon.pool + ".frames"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: frames))
         bytes[16] ^= 0xFF
         try bytes.write(to: URL(fileURLWithPath: other))
         #expect(throws: ClientError.self) { _ = try FrameMapper(info: info, path: other) }
@@ -75,7 +77,8 @@ import Testing
         try Data(repeating: 0x41, count: 8192).write(to: URL(fileURLWithPath: junk))
         let short = daemon.directory + "/short"
         try Data(bytes.prefix(100)).write(to: URL(fileURLWithPath: short))
-        for path in [junk, short] {
+        // The metadata file has the pool's UUID, but no frame.
+        for path in [junk, short, daemon.pool] {
             do {
                 _ = try FrameMapper(info: info, path: path)
                 Issue.record("\(path) was accepted as the pool")
@@ -84,6 +87,6 @@ import Testing
             }
         }
         // The pool itself, named explicitly, is accepted.
-        _ = try FrameMapper(info: info, path: daemon.pool)
+        _ = try FrameMapper(info: info, path: frames)
     }
 }

@@ -98,11 +98,11 @@ import Testing
     }
 
     @Test func operationsAndVersions() {
-        #expect(Wire.framing == 1 && Wire.version == 2 && Wire.minVersion == 1)
+        #expect(Wire.framing == 1 && Wire.version == 3 && Wire.minVersion == 1)
         for op in Operation.allCases {
-            #expect(op.minimumVersion == (op.rawValue <= 0x06 ? 1 : 2), "\(op)")
+            #expect(op.minimumVersion == (op.rawValue <= 0x06 ? 1 : op.rawValue <= 0x0F ? 2 : 3), "\(op)")
         }
-        #expect(Operation.allCases.map(\.rawValue) == Array(1...0x0F))
+        #expect(Operation.allCases.map(\.rawValue) == Array(1...0x10))
         #expect(Set(Operation.allCases.map(\.description)).count == Operation.allCases.count)
         #expect(WireOwnerKind.persistent.description == "persistent" && WireOwnerKind.ephemeral.description == "ephemeral")
     }

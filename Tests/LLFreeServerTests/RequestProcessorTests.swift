@@ -39,15 +39,18 @@ import Testing
         #expect(info.cores == 2 && info.maxBatch == UInt32(Wire.maxBatch))
     }
 
-    /// Hello negotiates within 1...2 (protocol version 2 added the owner operations): a range
-    /// that does not meet it is refused, one that does gets its largest common version.
+    /// Hello negotiates within 1...3 (protocol version 2 added the owner operations, 3 the
+    /// frames descriptor): a range that does not meet it is refused, one that does gets its
+    /// largest common version.
     @Test func helloOutsideTheSupportedVersionsIsRefused() {
-        for (low, high) in [(UInt16(3), UInt16(4)), (0, 0)] {
+        for (low, high) in [(UInt16(4), UInt16(5)), (0, 0)] {
             guard case .error(let op, let error) = reply(.hello(minVersion: low, maxVersion: high)) else { Issue.record("\(low)...\(high) accepted"); continue }
             #expect(op == Operation.hello.rawValue && error.code == .unsupportedVersion)
         }
-        guard case .hello(let two) = reply(.hello(minVersion: 2, maxVersion: 3)) else { Issue.record("2...3 refused"); return }
+        guard case .hello(let two) = reply(.hello(minVersion: 1, maxVersion: 2)) else { Issue.record("1...2 refused"); return }
         #expect(two.version == 2)
+        guard case .hello(let three) = reply(.hello(minVersion: 2, maxVersion: 9)) else { Issue.record("2...9 refused"); return }
+        #expect(three.version == 3)
         guard case .hello(let one) = reply(.hello(minVersion: 1, maxVersion: 1)) else { Issue.record("1...1 refused"); return }
         #expect(one.version == 1)
     }

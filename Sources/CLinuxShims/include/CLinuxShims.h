@@ -26,4 +26,16 @@ int llfree_peer_groups(int fd, uint32_t *groups, uint32_t capacity, uint32_t *co
 /// Swift cannot call). Returns 0, or the errno value of the failure.
 int llfree_unread_bytes(int fd, int *count);
 
+/// Sends `length` bytes of `data` on the connected Unix socket `socket` with the descriptor
+/// `fd` attached as SCM_RIGHTS ancillary data (sendmsg with MSG_DONTWAIT | MSG_NOSIGNAL; the
+/// CMSG_* macros are not visible to Swift). Returns the bytes sent (the descriptor went with the
+/// first of them), or -errno.
+long llfree_send_with_fd(int socket, const void *data, unsigned long length, int fd);
+
+/// Receives up to `length` bytes of the connected Unix socket `socket` into `data` with recvmsg
+/// and room for one SCM_RIGHTS descriptor (MSG_CMSG_CLOEXEC), blocking. Sets `*fd` to the
+/// descriptor received with them, or -1; any further descriptors are closed, never leaked.
+/// Returns the bytes received (0: the peer closed), or -errno.
+long llfree_recv_with_fd(int socket, void *data, unsigned long length, int *fd);
+
 #endif

@@ -188,9 +188,13 @@ typedef struct llfree_pool_info {
     uint32_t trees;
     uint32_t max_batch;      /**< runs per request (16384) */
     uint16_t cores;          /**< the daemon's allocator cores */
+    /** 1 for a single-file pool, whose frames share the file (and any mapping of it) with the
+     *  allocator's metadata; 0 for a split pool (protocol version 3 says; 1 before it). */
+    uint8_t metadata_reachable;
     uint8_t uuid[16];        /**< the pool's UUID */
-    /** The pool file's absolute path, NUL-terminated, held by the client: valid until
-     *  llfree_close (copy it to keep it longer). */
+    /** The absolute path of the object holding the frames (a split pool's frames object, or
+     *  the pool file), NUL-terminated, held by the client: valid until llfree_close (copy it
+     *  to keep it longer). */
     const char *path;
 } llfree_pool_info;
 
