@@ -245,7 +245,9 @@ typedef struct llfree_frames {
     int fd;                  /**< owned by the client (close-on-exec); -1 with LLFREE_FRAMES_NONE */
     uint8_t source;          /**< LLFREE_FRAMES_* */
     uint8_t access;          /**< 1 read-only, 2 read-write */
-    uint8_t layout;          /**< 0 single-file pool (fd also reaches the metadata), 1 split pool */
+    /** 0 single-file pool (fd also reaches the metadata), 1 split pool (the frames object only);
+     *  for hello's path: 1 unless metadata_reachable */
+    uint8_t layout;
     uint32_t frame_size;
     uint64_t frames_offset;
     uint64_t frames;
@@ -454,9 +456,9 @@ LLFREE_API llfree_status llfree_frames_get(llfree_client *client, llfree_frames 
 
 /**
  * Maps frames [first, first + count) shared, at frames_offset + first * frame_size of the
- * frames object, after checking that bytes 16...31 of the object hold the pool's UUID (and, for
- * a file opened by path, that it starts with the pool magic). The caller should hold the
- * frames (got them); mapping does not allocate them.
+ * frames object, after checking that bytes 16...31 of the object hold the pool's UUID and bytes
+ * 0...7 its magic ("LLFRAMES" for a split pool's frames object, "LLFREEPL" for a single-file
+ * pool). The caller should hold the frames (got them); mapping does not allocate them.
  *
  * prot:    LLFREE_MAP_READ, optionally | LLFREE_MAP_WRITE.
  * address: receives the start of the mapping (count * frame_size bytes).
