@@ -334,7 +334,10 @@ LLFREE_API llfree_status llfree_attached(llfree_client *client, llfree_owner_rec
  * served:    receives the runs obtained, 0...count (also on LLFREE_E_CONNECTION_LOST and
  *            LLFREE_E_TIMEOUT: the runs of the replies that arrived, which are the owner's).
  * shortfall: may be NULL; receives LLFREE_OK if served == count, else why the first short batch
- *            stopped: LLFREE_E_OUT_OF_MEMORY, LLFREE_E_QUOTA_EXCEEDED or LLFREE_E_INTERNAL.
+ *            stopped: LLFREE_E_OUT_OF_MEMORY, LLFREE_E_QUOTA_EXCEEDED or LLFREE_E_INTERNAL, or,
+ *            when a later request of a split get was refused after earlier ones were served,
+ *            that refusal (LLFREE_E_SHUTTING_DOWN, say); after the three errors below, the
+ *            error.
  *
  * Errors (nothing allocated unless said): LLFREE_E_INVALID_ARGUMENT (count 0, order > 63, kind
  * unknown, a NULL array); the daemon's refusal (LLFREE_E_INVALID_ORDER, LLFREE_E_NOT_PERMITTED,
