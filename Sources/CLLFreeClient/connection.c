@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -160,13 +161,19 @@ llfree_status llf_connect(llfree_client *c) {
     int64_t deadline = c->connect_timeout_ms > 0 ? now_ms() + c->connect_timeout_ms : 0;
     int backoff = 1;
     for (;;) {
-        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        // Non-blocking while connecting: a Unix socket whose listen backlog is full then fails
+        // with EAGAIN at once instead of waiting without bound, and is retried below within
+        // connect_timeout_ms. Blocking afterwards: the engine's sends say MSG_DONTWAIT.
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (s < 0) return llf_fail(LLFREE_E_SYSTEM, "socket(AF_UNIX): %s", strerror(errno));
-        int r = connect(s, (struct sockaddr *)&address, sizeof address);
-        // An interrupted connect goes on in the kernel: wait for it by connecting again.
-        while (r < 0 && errno == EINTR) {
+        int r;
+        do {
             r = connect(s, (struct sockaddr *)&address, sizeof address);
-            if (r < 0 && errno == EISCONN) r = 0;
+        } while (r < 0 && errno == EINTR);
+        if (r == 0 && fcntl(s, F_SETFL, fcntl(s, F_GETFL) & ~O_NONBLOCK) < 0) {
+            int e = errno;
+            close(s);
+            return llf_fail(LLFREE_E_SYSTEM, "fcntl(F_SETFL): %s", strerror(e));
         }
         if (r == 0) {
             c->fd = s;

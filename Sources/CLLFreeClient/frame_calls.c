@@ -69,12 +69,13 @@ LLFREE_API llfree_status llfree_get(llfree_client *c, unsigned order, size_t cou
     pthread_mutex_lock(&c->lock);
     llfree_status s = llf_run(c, &call);
     pthread_mutex_unlock(&c->lock);
-    if (s != LLFREE_OK) {
+    if (s == LLFREE_E_CONNECTION_LOST || s == LLFREE_E_TIMEOUT || s == LLFREE_E_PROTOCOL) {
         // The runs of the replies that arrived are the owner's: report them with the failure.
         *served = g.served;
         if (shortfall) *shortfall = s;
         return s;
     }
+    if (s != LLFREE_OK) return s;
     if (g.refused != LLFREE_OK && g.served == 0)
         return llf_fail(g.refused, "llfreed refused the get: %s", g.refusal);
     *served = g.served;
@@ -157,8 +158,11 @@ LLFREE_API llfree_status llfree_put(llfree_client *c, unsigned order, const uint
     pthread_mutex_lock(&c->lock);
     llfree_status s = llf_run(c, &call);
     pthread_mutex_unlock(&c->lock);
-    // A failure before anything was sent (cannot connect) leaves results as they were.
-    if (freed && s != LLFREE_E_CONNECT) *freed = p.freed;
+    // A failure before anything was sent (cannot connect, the handshake refused) leaves freed
+    // as it was; after a lost connection it counts the runs known freed.
+    if (freed && (s == LLFREE_OK || s == LLFREE_E_CONNECTION_LOST || s == LLFREE_E_TIMEOUT || s == LLFREE_E_PROTOCOL ||
+                  (unsigned)s < 0x10000u))
+        *freed = p.freed;
     if (s != LLFREE_OK) return s;
     if (p.refused != LLFREE_OK) return llf_fail(p.refused, "llfreed refused the put: %s", p.refusal);
     return LLFREE_OK;

@@ -93,7 +93,10 @@ static llfree_status open_path(llfree_client *c) {
         fd = open(c->info.path, O_RDONLY | O_CLOEXEC);
     }
     if (fd < 0) return llf_fail(LLFREE_E_SYSTEM, "cannot open the pool file %s: %s", c->info.path, strerror(errno));
-    c->frames = (llfree_frames){.fd = fd, .source = LLFREE_FRAMES_PATH, .access = access, .layout = 0,
+    // hello's path names the object holding the frames: a split pool's frames object when the
+    // metadata is not reachable from it, else the single-file pool.
+    c->frames = (llfree_frames){.fd = fd, .source = LLFREE_FRAMES_PATH, .access = access,
+                                .layout = c->info.metadata_reachable ? 0 : 1,
                                 .frame_size = c->info.frame_size, .frames_offset = c->info.frames_offset,
                                 .frames = c->info.frames};
     memcpy(c->frames.uuid, c->info.uuid, 16);
@@ -142,8 +145,10 @@ LLFREE_API llfree_status llfree_frames_get(llfree_client *c, llfree_frames *out)
     return s;
 }
 
-/* Why the object is not the pool `frames` describes, or LLFREE_OK: bytes 16...31 are its UUID
- * (and a pool file opened by path starts with the magic "LLFREEPL"). */
+/* Why the object is not the pool `frames` describes, or LLFREE_OK: bytes 16...31 are its UUID,
+ * and bytes 0...7 its magic: "LLFRAMES" for a split pool's frames object (layout 1),
+ * "LLFREEPL" for a single-file pool (layout 0; a split pool's metadata file has the UUID too,
+ * but no frame). */
 static llfree_status check_header(const llfree_frames *f) {
     uint8_t header[32];
     ssize_t n;
@@ -153,8 +158,10 @@ static llfree_status check_header(const llfree_frames *f) {
     if (n < 0) return llf_fail(LLFREE_E_SYSTEM, "cannot read the frames object's header: %s", strerror(errno));
     if (n < (ssize_t)sizeof header)
         return llf_fail(LLFREE_E_NOT_THE_POOL, "the frames object is %zd bytes long, shorter than a pool header", n);
-    if (f->source == LLFREE_FRAMES_PATH && memcmp(header, "LLFREEPL", 8) != 0)
-        return llf_fail(LLFREE_E_NOT_THE_POOL, "the pool file does not start with the pool magic LLFREEPL");
+    const char *magic = f->layout == 1 ? "LLFRAMES" : "LLFREEPL";
+    if (memcmp(header, magic, 8) != 0)
+        return llf_fail(LLFREE_E_NOT_THE_POOL, "the frames object does not start with the magic %s (%s); nothing was mapped", magic,
+                        f->layout == 1 ? "a split pool's frames object" : "a single-file pool");
     if (memcmp(header + 16, f->uuid, 16) != 0)
         return llf_fail(LLFREE_E_NOT_THE_POOL, "the frames object's UUID is not the pool's: it is another pool; nothing was mapped");
     return LLFREE_OK;

@@ -11,12 +11,13 @@ import LLFreeTestSupport
 import Testing
 
 @Suite(.serialized) struct CClientDescriptorTests {
-    /// A directory with an object file: a 4 KiB header whose bytes 16...31 are `uuid` (and, as a
-    /// pool file, the magic at 0), then `frames` frames.
-    static func object(_ directory: String, name: String, uuid: [UInt8], frames: Int, magic: Bool) throws -> String {
+    /// A directory with an object file: a 4 KiB header with `magic` at 0 ("LLFRAMES" for a split
+    /// pool's frames object, "LLFREEPL" for a single-file pool) and `uuid` at 16...31, then
+    /// `frames` frames.
+    static func object(_ directory: String, name: String, uuid: [UInt8], frames: Int, magic: String = "LLFRAMES") throws -> String {
         let path = directory + "/" + name
         var header = [UInt8](repeating: 0, count: 4096)
-        if magic { header.replaceSubrange(0..<8, with: Array("LLFREEPL".utf8)) }
+        header.replaceSubrange(0..<8, with: Array(magic.utf8))
         header.replaceSubrange(16..<32, with: uuid)
         try Data(header + [UInt8](repeating: 0, count: frames * 4096)).write(to: URL(fileURLWithPath: path))
         return path
@@ -34,7 +35,7 @@ import Testing
     func theDescriptorIsTakenAtConnectAndMappedAtItsOwnOffset(access: UInt8) throws {
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = try Self.object(dir, name: "frames.object", uuid: Self.uuid, frames: 8, magic: false)
+        let path = try Self.object(dir, name: "frames.object", uuid: Self.uuid, frames: 8)
         let passed = open(path, access == 2 ? O_RDWR : O_RDONLY)
         let peer = try FramesPeer(directory: dir, uuid: Self.uuid, poolPath: dir + "/not-there.pool",
                                   frames: .descriptor(fd: passed, access: access, layout: 1, offset: 4096, frames: 8))
@@ -67,10 +68,14 @@ import Testing
         #expect(llfree_map(c.pointer, 7, 2, readWrite, &address) == LLFREE_E_INVALID_ARGUMENT, "past the object's 8 frames")
     }
 
-    @Test func aDescriptorOfAnotherPoolIsNotMapped() throws {
+    /// Another pool's frames object, and this pool's metadata file (same UUID, but no frames:
+    /// magic LLFREEPL where the split layout needs LLFRAMES).
+    @Test(arguments: [("LLFRAMES", false), ("LLFREEPL", true)])
+    func aDescriptorOfAnotherObjectIsNotMapped(magic: String, sameUUID: Bool) throws {
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = try Self.object(dir, name: "other.object", uuid: [UInt8](repeating: 7, count: 16), frames: 8, magic: false)
+        let path = try Self.object(dir, name: "other.object", uuid: sameUUID ? Self.uuid : [UInt8](repeating: 7, count: 16), frames: 8,
+                                   magic: magic)
         let passed = open(path, O_RDWR)
         let peer = try FramesPeer(directory: dir, uuid: Self.uuid, poolPath: path,
                                   frames: .descriptor(fd: passed, access: 2, layout: 1, offset: 4096, frames: 8))
@@ -82,12 +87,14 @@ import Testing
         #expect(address == nil)
     }
 
-    @Test(arguments: [false, true])
-    func aDaemonWithoutTheOpIsNotSupportedAndThePathIsOpenedOnlyIfAllowed(openPath: Bool) throws {
+    /// openPath: the caller allows opening hello's path; split: hello says the metadata is not
+    /// reachable (the path is a split pool's frames object, magic LLFRAMES).
+    @Test(arguments: [(false, false), (true, false), (true, true)])
+    func aDaemonWithoutTheOpIsNotSupportedAndThePathIsOpenedOnlyIfAllowed(openPath: Bool, split: Bool) throws {
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let pool = try Self.object(dir, name: "pool", uuid: Self.uuid, frames: 8, magic: true)
-        let peer = try FramesPeer(directory: dir, uuid: Self.uuid, poolPath: pool, frames: .unknownOperation)
+        let pool = try Self.object(dir, name: "pool", uuid: Self.uuid, frames: 8, magic: split ? "LLFRAMES" : "LLFREEPL")
+        let peer = try FramesPeer(directory: dir, uuid: Self.uuid, poolPath: pool, frames: .unknownOperation, metadataReachable: !split)
         defer { peer.stop() }
         let c = try #require(CClient.connect(socket: peer.socket, owner: "peer", flags: openPath ? Int(LLFREE_CONNECT_OPEN_PATH) : 0).client)
         var object = llfree_frames()
@@ -95,6 +102,7 @@ import Testing
         if openPath {
             #expect(llfree_frames_get(c.pointer, &object) == LLFREE_OK)
             #expect(object.source == UInt8(LLFREE_FRAMES_PATH) && object.frames_offset == 4096 && object.access == 2)
+            #expect(object.layout == (split ? 1 : 0))
             #expect(llfree_map(c.pointer, 0, 1, Int32(LLFREE_MAP_READ | LLFREE_MAP_WRITE), &address) == LLFREE_OK)
             #expect(llfree_unmap(c.pointer, address, 1) == LLFREE_OK)
         } else {
@@ -107,7 +115,7 @@ import Testing
     @Test func aDescriptorNobodyAskedForIsClosed() throws {
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let pushed = try Self.object(dir, name: "pushed-\(UUID().uuidString)", uuid: Self.uuid, frames: 0, magic: false)
+        let pushed = try Self.object(dir, name: "pushed-\(UUID().uuidString)", uuid: Self.uuid, frames: 0)
         let fd = open(pushed, O_RDONLY)
         let peer = try FramesPeer(directory: dir, uuid: Self.uuid, poolPath: pushed, frames: .unknownOperation, pingDescriptor: fd)
         defer { peer.stop() }

@@ -31,6 +31,41 @@ import Testing
         #expect(clock.now - start >= .milliseconds(300))
     }
 
+    @Test func aFullListenBacklogIsRetriedOnlyUntilTheConnectTimeout() throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.remove() }
+        // Stopped, the daemon accepts nothing: fill its backlog until a connect is refused.
+        try daemon.pause()
+        var queued = [Int32]()
+        defer { for fd in queued { close(fd) } }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in daemon.socket.utf8.enumerated() where i < raw.count - 1 { raw[i] = byte }
+        }
+        var full = false
+        for _ in 0..<1000 where !full {
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            let r = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            if r == 0 { queued.append(fd) } else { full = errno == EAGAIN; close(fd) }
+        }
+        #expect(full, "the backlog never filled")
+        let clock = ContinuousClock()
+        let start = clock.now
+        // (With a call time limit: were it let in, its handshake must not wait for ever.)
+        let refused = CClient.connect(socket: daemon.socket, connectTimeout: 200, ioTimeout: 2000)
+        let waited = clock.now - start
+        daemon.resume()
+        #expect(refused.status == LLFREE_E_CONNECT)
+        #expect(refused.message.contains("Resource temporarily unavailable"), "\(refused.message)")
+        #expect(waited >= .milliseconds(200) && waited < .seconds(10))
+        for fd in queued { close(fd) }
+        queued = []
+        #expect(CClient.connect(socket: daemon.socket, connectTimeout: 10_000).status == LLFREE_OK)
+    }
+
     // Root only: the daemon runs as nobody (setpriv) and admits only nobody, the test as root.
     @Test(.enabled(if: runsAsRoot, "needs root to run the daemon as another user"))
     func aRefusedPeerGetsACCESS_DENIEDWithTheDaemonsReason() throws {
@@ -123,10 +158,10 @@ import Testing
         let daemon = try DaemonProcess()
         defer { daemon.remove() }
         let c = try CClient.connected(daemon, owner: "c-slow", ioTimeout: 300)
-        kill(daemon.process.processIdentifier, SIGSTOP)
+        try daemon.pause()
         let status = llfree_ping(c.pointer)
         let message = CClient.message
-        kill(daemon.process.processIdentifier, SIGCONT)
+        daemon.resume()
         #expect(status == LLFREE_E_TIMEOUT)
         #expect(message.contains("300 ms"), "\(message)")
         // The timed-out connection was dropped (its late reply cannot be matched): a new one serves.

@@ -36,7 +36,7 @@ import Testing
         defer { daemon.remove() }
         let c = try CClient.connected(daemon, owner: "c-lost")
         // Stopped, the daemon reads nothing: the get's request waits in the socket, unserved.
-        kill(daemon.process.processIdentifier, SIGSTOP)
+        try daemon.pause()
         let waiting = SharedThreadID()
         let outcome: (llfree_status, Int, String) = try await onOwnThread {
             waiting.setToThisThread()

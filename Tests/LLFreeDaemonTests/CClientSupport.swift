@@ -4,6 +4,7 @@
 
 import CLLFreeClient
 import Foundation
+import LLFreeTestSupport
 
 /// A C client handle that may cross threads: the library's lock makes a client safe to share.
 final class CClientHandle: @unchecked Sendable {
@@ -92,3 +93,24 @@ struct CClientFailure: Error, CustomStringConvertible {
 
 /// LLFREE_LIST_END (UINT64_MAX, a macro Swift does not import).
 let listEnd = UInt64.max
+
+extension DaemonProcess {
+    /// SIGSTOP, and waits until every thread of the daemon is stopped (a signal is delivered
+    /// after kill returns): from then on it reads and accepts nothing.
+    func pause() throws {
+        let pid = process.processIdentifier
+        kill(pid, SIGSTOP)
+        let stopped = waitUntil {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+            return !tasks.isEmpty && tasks.allSatisfy { task in
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
+                      let close = stat.lastIndex(of: ")") else { return false }
+                return stat[stat.index(close, offsetBy: 2)] == "T"
+            }
+        }
+        if !stopped { throw TestFailure("llfreed (pid \(pid)) did not stop within 10 s of SIGSTOP") }
+    }
+
+    /// SIGCONT.
+    func resume() { kill(process.processIdentifier, SIGCONT) }
+}

@@ -23,6 +23,7 @@ final class FramesPeer: @unchecked Sendable {
     private let framesAnswer: FramesAnswer
     private let poolPath: String
     private let pingDescriptor: Int32?
+    private let metadataReachable: Bool
     private let lock = NSLock()
     private var framesAlone: Bool? = nil
     private var thread: Thread?
@@ -30,7 +31,11 @@ final class FramesPeer: @unchecked Sendable {
     /// Whether the frames request arrived with nothing after it (nil: none arrived).
     var framesRequestWasAlone: Bool? { lock.withLock { framesAlone } }
 
-    init(directory: String, uuid: [UInt8], poolPath: String, frames: FramesAnswer, pingDescriptor: Int32? = nil) throws {
+    /// `metadataReachable`: hello's flag (a single-file pool at `poolPath`; else a split pool's
+    /// frames object).
+    init(directory: String, uuid: [UInt8], poolPath: String, frames: FramesAnswer, pingDescriptor: Int32? = nil,
+         metadataReachable: Bool = true) throws {
+        self.metadataReachable = metadataReachable
         socket = directory + "/peer.sock"
         self.uuid = uuid
         self.poolPath = poolPath
@@ -89,7 +94,7 @@ final class FramesPeer: @unchecked Sendable {
             let max = UInt16(body[2]) | UInt16(body[3]) << 8
             let info = PoolInfo(version: min(max, 3), durability: .cpuCache, maxOrder: 3, frameSize: 4096, frames: 8,
                                 framesOffset: 4096, children: 1, treeChildren: 1, trees: 1, maxBatch: 16384, cores: 1,
-                                uuid: uuid, path: poolPath)
+                                uuid: uuid, path: poolPath, metadataReachable: metadataReachable)
             send(fd, WireCodec.encode(ReplyMessage(id: id, .hello(info))))
         case 0x07:
             let owner = OwnerInfo(id: 1, kind: .persistent, created: true, name: "peer", held: 0, quota: nil,

@@ -34,8 +34,14 @@ int main(int argc, char **argv) {
 
     llfree_pool_info pool;
     llfree_pool_info_get(client, &pool);
-    printf("pool %s: %llu frames of %u bytes, protocol version %u\n", pool.path, (unsigned long long)pool.frames,
+    printf("frames at %s: %llu frames of %u bytes, protocol version %u\n", pool.path, (unsigned long long)pool.frames,
            pool.frame_size, pool.version);
+
+    llfree_frames object;
+    s = llfree_frames_get(client, &object);
+    if (s != LLFREE_OK) return fail("frames", s);
+    printf("mapping from %s (%s)\n", object.source == LLFREE_FRAMES_DESCRIPTOR ? "the descriptor llfreed passed" : "the pool file",
+           object.access == 2 ? "read-write" : "read-only");
 
     uint64_t frames[FRAMES];
     size_t served;

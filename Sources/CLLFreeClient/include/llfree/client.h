@@ -245,7 +245,9 @@ typedef struct llfree_frames {
     int fd;                  /**< owned by the client (close-on-exec); -1 with LLFREE_FRAMES_NONE */
     uint8_t source;          /**< LLFREE_FRAMES_* */
     uint8_t access;          /**< 1 read-only, 2 read-write */
-    uint8_t layout;          /**< 0 single-file pool (fd also reaches the metadata), 1 split pool */
+    /** 0 single-file pool (fd also reaches the metadata), 1 split pool (the frames object only);
+     *  for hello's path: 1 unless metadata_reachable */
+    uint8_t layout;
     uint32_t frame_size;
     uint64_t frames_offset;
     uint64_t frames;
@@ -332,7 +334,10 @@ LLFREE_API llfree_status llfree_attached(llfree_client *client, llfree_owner_rec
  * served:    receives the runs obtained, 0...count (also on LLFREE_E_CONNECTION_LOST and
  *            LLFREE_E_TIMEOUT: the runs of the replies that arrived, which are the owner's).
  * shortfall: may be NULL; receives LLFREE_OK if served == count, else why the first short batch
- *            stopped: LLFREE_E_OUT_OF_MEMORY, LLFREE_E_QUOTA_EXCEEDED or LLFREE_E_INTERNAL.
+ *            stopped: LLFREE_E_OUT_OF_MEMORY, LLFREE_E_QUOTA_EXCEEDED or LLFREE_E_INTERNAL, or,
+ *            when a later request of a split get was refused after earlier ones were served,
+ *            that refusal (LLFREE_E_SHUTTING_DOWN, say); after the three errors below, the
+ *            error.
  *
  * Errors (nothing allocated unless said): LLFREE_E_INVALID_ARGUMENT (count 0, order > 63, kind
  * unknown, a NULL array); the daemon's refusal (LLFREE_E_INVALID_ORDER, LLFREE_E_NOT_PERMITTED,
@@ -454,9 +459,9 @@ LLFREE_API llfree_status llfree_frames_get(llfree_client *client, llfree_frames 
 
 /**
  * Maps frames [first, first + count) shared, at frames_offset + first * frame_size of the
- * frames object, after checking that bytes 16...31 of the object hold the pool's UUID (and, for
- * a file opened by path, that it starts with the pool magic). The caller should hold the
- * frames (got them); mapping does not allocate them.
+ * frames object, after checking that bytes 16...31 of the object hold the pool's UUID and bytes
+ * 0...7 its magic ("LLFRAMES" for a split pool's frames object, "LLFREEPL" for a single-file
+ * pool). The caller should hold the frames (got them); mapping does not allocate them.
  *
  * prot:    LLFREE_MAP_READ, optionally | LLFREE_MAP_WRITE.
  * address: receives the start of the mapping (count * frame_size bytes).
