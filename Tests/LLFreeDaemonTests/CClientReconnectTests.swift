@@ -46,7 +46,8 @@ import Testing
             return (status, served, CClient.message)
         } racing: {
             // The call blocks in recvmsg only after its request was written.
-            #expect(waitUntil { waiting.isSleeping() }, "the get never waited for its reply")
+            // A generous bound: on a loaded 2-core machine the caller's thread may take long to run.
+            #expect(waitUntil(timeout: .seconds(120)) { waiting.isSleeping() }, "the get never waited for its reply")
             kill(daemon.process.processIdentifier, SIGKILL)
         }
         daemon.process.waitUntilExit()
