@@ -116,19 +116,14 @@ public enum Oracle {
         var gets: [OwnerID: [Int]] = [:]
         // Frames a get of a given run in flight may have taken after a put in flight freed them.
         var takenAt: [OwnerID: Set<Int>] = [:]
+        var getsAt: [(run: Range<Int>, owner: OwnerID)] = []
         for (_, op) in ledger.inFlight {
             switch op {
             case .get(let order, _, let owner):
                 gets[owner, default: []].append(order)
             case .getAt(let frame, let order, let owner):
-                // A get of a run some of which is held must fail: then it changes nothing. A run
-                // that a put in flight is freeing may be taken by it once the put has freed it.
-                let run = Int(frame)..<(Int(frame) + (1 << order))
-                if run.allSatisfy({ expect[$0] == .free }) {
-                    for f in run { expect[f] = .open(owner) }
-                } else if run.allSatisfy({ if case .held = expect[$0] { return false }; return true }) {
-                    takenAt[owner, default: []].formUnion(run)
-                }
+                // Judged after the puts in flight (below), whatever order they come in.
+                getsAt.append((Int(frame)..<(Int(frame) + (1 << order)), owner))
             case .put(let frame, let order, let owner):
                 for f in Int(frame)..<(Int(frame) + (1 << order)) where !heldNow[f] { expect[f] = .open(owner) }
             case .getBatch(let count, let owner):
@@ -138,6 +133,15 @@ public enum Oracle {
                 for f in frames where !heldNow[Int(f)] { expect[Int(f)] = .open(owner) }
             case .wrongPut, .setRoot, .create, .setQuota, .remove:
                 break  // a refused put changes nothing: its run stays held
+            }
+        }
+        for (run, owner) in getsAt {
+            // A get of a run some of which is held must fail: then it changes nothing. A run that
+            // a put in flight is freeing may be taken by it once the put has freed it.
+            if run.allSatisfy({ expect[$0] == .free }) {
+                for f in run { expect[f] = .open(owner) }
+            } else if run.allSatisfy({ if case .held = expect[$0] { return false }; return true }) {
+                takenAt[owner, default: []].formUnion(run)
             }
         }
 
