@@ -48,7 +48,10 @@ public struct ServerService<A: FrameAllocator>: Service {
                 let clock = ContinuousClock()
                 let start = clock.now
                 var trees = 0
-                while settle() { trees += 1 }
+                while settle() {
+                    trees += 1
+                    server.counters.settled.wrappingIncrement(ordering: .relaxed)
+                }
                 server.logger.info("owner tags settled", metadata: ["trees": "\(trees)", "time": "\(clock.now - start)"])
             }
         }

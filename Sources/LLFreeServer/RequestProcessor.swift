@@ -268,6 +268,7 @@ public struct RequestProcessor<A: FrameAllocator> {
     /// or counts refused ones).
     static func generation(_ counters: ServerCounters) -> UInt64 {
         counters.total(.framesAllocated) &+ counters.total(.framesFreed) &+ counters.total(.errors)
+            &+ counters.settled.load(ordering: .relaxed)
     }
 
     /// The pool's free frames, free runs of every order and tree occupancy, by scanning it; safe

@@ -19,6 +19,9 @@ public final class ServerCounters: @unchecked Sendable {
     public let refused = ManagedAtomic<UInt64>(0)
     /// Connections open now.
     public let connected = ManagedAtomic<Int>(0)
+    /// Trees settled in the background after ready: settling frees what dead and ephemeral
+    /// owners held, a change no operation counts, which the stats cache must not miss.
+    public let settled = ManagedAtomic<UInt64>(0)
 
     public init(cores: Int) {
         self.cores = cores
