@@ -43,8 +43,9 @@ let package = Package(
                 "LLFree",
                 "LLFreePool",
                 "CPUAffinity",
-                // request-path: the server's own request path in process (no socket).
-                "LLFreeServer",
+                // request-path: the server's own request path in process (no socket), with the
+                // allocator class llfreed serves (LLFreeDaemon's PmemAllocator).
+                "LLFreeServer", "LLFreeDaemon",
                 "LLFreeProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -37,7 +37,7 @@ public final class FrameMapper: @unchecked Sendable {
     ///   not found); ``ClientError/notThePool(path:reason:)`` when its header is not an llfreed
     ///   pool or frames-object header or names another pool (UUID). Nothing was mapped, the
     ///   file was not written.
-    public init(info: PoolInfo, path: String? = nil) throws(ClientError) {
+    public convenience init(info: PoolInfo, path: String? = nil) throws(ClientError) {
         let path = path ?? info.path
         let fd: FileDescriptor
         do {
@@ -45,37 +45,35 @@ public final class FrameMapper: @unchecked Sendable {
         } catch {
             throw .invalidArgument("cannot open the pool file \(path): \(error)")
         }
-        if let problem = Self.headerProblem(fd: fd, uuid: info.uuid, framesObject: !info.metadataReachable) {
-            try? fd.close()
-            throw .notThePool(path: path, reason: problem)
-        }
-        self.path = path
-        self.uuid = info.uuid
-        self.frames = info.frames
-        self.framesOffset = info.framesOffset
-        self.frameSize = info.frameSize
-        self.writable = true
-        self.fd = fd
+        try self.init(fd: fd, path: path, uuid: info.uuid, frames: info.frames, framesOffset: info.framesOffset,
+                      frameSize: info.frameSize, writable: true, framesObject: !info.metadataReachable)
     }
 
     /// Maps from the descriptor llfreed passed (``BlockingLLFreeClient/frames()``); needs no
     /// permission on any file. Takes the descriptor over (closes it when released).
     /// - Throws: ``ClientError/notThePool(path:reason:)`` when the object's header names another
     ///   pool; the descriptor is closed then.
-    public init(_ received: ReceivedFrames) throws(ClientError) {
+    public convenience init(_ received: ReceivedFrames) throws(ClientError) {
         let fd = received.take()
         let grant = received.grant
         let name = "the frames descriptor llfreed passed (\(grant.split ? "frames object" : "pool file"), \(grant.access))"
-        if let problem = Self.headerProblem(fd: fd, uuid: grant.uuid, framesObject: grant.split) {
+        try self.init(fd: fd, path: name, uuid: grant.uuid, frames: grant.frames, framesOffset: grant.framesOffset,
+                      frameSize: grant.frameSize, writable: grant.access == .readWrite, framesObject: grant.split)
+    }
+
+    /// Checks the object at `fd` and takes it over; closes it if it is not the pool.
+    private init(fd: FileDescriptor, path: String, uuid: [UInt8], frames: UInt64, framesOffset: UInt64, frameSize: UInt32,
+                 writable: Bool, framesObject: Bool) throws(ClientError) {
+        if let problem = Self.headerProblem(fd: fd, uuid: uuid, framesObject: framesObject) {
             try? fd.close()
-            throw .notThePool(path: name, reason: problem)
+            throw .notThePool(path: path, reason: problem)
         }
-        self.path = name
-        self.uuid = grant.uuid
-        self.frames = grant.frames
-        self.framesOffset = grant.framesOffset
-        self.frameSize = grant.frameSize
-        self.writable = grant.access == .readWrite
+        self.path = path
+        self.uuid = uuid
+        self.frames = frames
+        self.framesOffset = framesOffset
+        self.frameSize = frameSize
+        self.writable = writable
         self.fd = fd
     }
 

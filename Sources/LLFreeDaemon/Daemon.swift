@@ -44,9 +44,8 @@ public enum Daemon {
         notify(options, logger) { try $0.status("opening pool \(path) (recovering it if it was not closed cleanly)") }
         let pool: Pool
         do {
-            let split = try Pool.header(path: path).layout.split
-            pool = try Pool.open(path: path, framesPath: options.frames.framesPath(pool: path, split: split), cores: options.server.threads,
-                                 durability: options.durability)
+            pool = try Pool.open(path: path, framesPathFor: { options.frames.framesPath(pool: path, split: $0.layout.split) },
+                                 cores: options.server.threads, durability: options.durability)
         } catch {
             throw .pool(error)
         }

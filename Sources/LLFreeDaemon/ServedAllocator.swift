@@ -10,45 +10,45 @@ import LLFreePool
 import LLFreeServer
 
 /// A ``FrameAllocator`` that forwards to an ``LLFree`` of one concrete persistence type.
-protocol ServedAllocator: FrameAllocator {
+public protocol ServedAllocator: FrameAllocator {
     associatedtype P: Persistence
     var llfree: LLFree<P> { get }
 }
 
 extension ServedAllocator {
-    var geometry: Geometry { llfree.geometry }
-    var cores: Int { llfree.cores }
+    public var geometry: Geometry { llfree.geometry }
+    public var cores: Int { llfree.cores }
 
     @inline(__always)
-    func get(order: Int, core: Int, kind: Kind, owner: OwnerID, into frames: UnsafeMutableBufferPointer<UInt64>) -> (count: Int, error: LLFreeError?) {
+    public func get(order: Int, core: Int, kind: Kind, owner: OwnerID, into frames: UnsafeMutableBufferPointer<UInt64>) -> (count: Int, error: LLFreeError?) {
         llfree.get(order: order, core: core, kind: kind, owner: owner, into: frames)
     }
 
     @inline(__always)
-    func put(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, owner: OwnerID, failed: (Int, LLFreeError) -> Void) -> Int {
+    public func put(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, owner: OwnerID, failed: (Int, LLFreeError) -> Void) -> Int {
         llfree.put(frames: frames, order: order, core: core, owner: owner, failed: failed)
     }
 
-    var hasOwners: Bool { llfree.hasOwners }
-    func held(by owner: OwnerID) -> Int { llfree.held(by: owner) }
-    func runs(of owner: OwnerID, from: UInt64, limit: Int) -> (runs: [OwnedRun], next: UInt64?) { llfree.runs(of: owner, from: from, limit: limit) }
-    var isSettled: Bool { llfree.isSettled }
+    public var hasOwners: Bool { llfree.hasOwners }
+    public func held(by owner: OwnerID) -> Int { llfree.held(by: owner) }
+    public func runs(of owner: OwnerID, from: UInt64, limit: Int) -> (runs: [OwnedRun], next: UInt64?) { llfree.runs(of: owner, from: from, limit: limit) }
+    public var isSettled: Bool { llfree.isSettled }
 
-    func isFree(_ frame: UInt64, order: Int) throws(LLFreeError) -> Bool { try llfree.isFree(frame, order: order) }
-    var freeFrames: Int { llfree.freeFrames }
-    func freeRuns(order: Int) -> Int { llfree.freeRuns(order: order) }
-    var freeHugeFrames: Int { llfree.freeHugeFrames }
-    func treeStats() -> [TreeStats] { llfree.treeStats() }
+    public func isFree(_ frame: UInt64, order: Int) throws(LLFreeError) -> Bool { try llfree.isFree(frame, order: order) }
+    public var freeFrames: Int { llfree.freeFrames }
+    public func freeRuns(order: Int) -> Int { llfree.freeRuns(order: order) }
+    public var freeHugeFrames: Int { llfree.freeHugeFrames }
+    public func treeStats() -> [TreeStats] { llfree.treeStats() }
 }
 
 /// The allocator of a pool mapped as persistent memory (libpmem flush and drain).
-final class PmemAllocator: ServedAllocator {
-    let llfree: LLFree<PmemPersistence>
-    init(_ llfree: LLFree<PmemPersistence>) { self.llfree = llfree }
+public final class PmemAllocator: ServedAllocator {
+    public let llfree: LLFree<PmemPersistence>
+    public init(_ llfree: LLFree<PmemPersistence>) { self.llfree = llfree }
 }
 
 /// The allocator of a pool made durable by msync.
-final class MsyncAllocator: ServedAllocator {
-    let llfree: LLFree<MsyncPersistence>
-    init(_ llfree: LLFree<MsyncPersistence>) { self.llfree = llfree }
+public final class MsyncAllocator: ServedAllocator {
+    public let llfree: LLFree<MsyncPersistence>
+    public init(_ llfree: LLFree<MsyncPersistence>) { self.llfree = llfree }
 }

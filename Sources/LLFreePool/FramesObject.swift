@@ -196,7 +196,8 @@ public final class FramesObject: @unchecked Sendable {
         let readWrite = try descriptor(.readWrite)
         let readOnly: FileDescriptor
         do { readOnly = try descriptor(.readOnly) } catch { try? readWrite.close(); throw error }
-        if case .device = kind { return FramesObject(path: path, isDevice: true, size: size, header: header, lock: lock, readWrite: readWrite, readOnly: readOnly) }
-        return FramesObject(path: path, isDevice: false, size: size, header: header, lock: lock, readWrite: readWrite, readOnly: readOnly)
+        let isDevice: Bool
+        if case .device = kind { isDevice = true } else { isDevice = false }
+        return FramesObject(path: path, isDevice: isDevice, size: size, header: header, lock: lock, readWrite: readWrite, readOnly: readOnly)
     }
 }

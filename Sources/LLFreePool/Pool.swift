@@ -178,6 +178,13 @@ public final class Pool: @unchecked Sendable {
     ///     against the metadata's UUID, frame count and offsets before anything is mapped.
     /// - Throws: ``PoolError``; every refusal leaves the files unchanged.
     public static func open(path: String, framesPath: String? = nil, cores: Int, durability: DurabilityRequest = .automatic) throws(PoolError) -> Pool {
+        try open(path: path, framesPathFor: { _ in framesPath }, cores: cores, durability: durability)
+    }
+
+    /// ``open(path:framesPath:cores:durability:)`` with the frames object chosen from the
+    /// validated header (its format: split or not), read once under the lock.
+    public static func open(path: String, framesPathFor: (PoolHeader) -> String?, cores: Int,
+                            durability: DurabilityRequest = .automatic) throws(PoolError) -> Pool {
         let clock = ContinuousClock()
         guard cores > 0, cores <= 1 << 16 else {
             throw PoolError(file: path, reason: .invalidArgument("core count \(cores) is outside 1...65536"))
@@ -188,7 +195,7 @@ public final class Pool: @unchecked Sendable {
         let header = try validate(file, size: size)
         let framesObject: FramesObject?
         var poolDescriptors: (readWrite: FileDescriptor, readOnly: FileDescriptor)? = nil
-        switch (header.layout.split, framesPath) {
+        switch (header.layout.split, framesPathFor(header)) {
         case (true, let framesPath?):
             framesObject = try FramesObject.open(path: framesPath, pool: header)
         case (true, nil):
@@ -246,13 +253,6 @@ public final class Pool: @unchecked Sendable {
         }
         return Pool(path: path, durability: chosen, allocator: allocator.withReport { $0.mapping = mapTime },
                     file: file, mapping: mapping, framesObject: framesObject, poolDescriptors: poolDescriptors)
-    }
-
-    /// Reads and validates the header of the pool at `path` (read-only, without a lock): to learn
-    /// its format (whether it is split) before opening it.
-    public static func header(path: String) throws(PoolError) -> PoolHeader {
-        let file = try PoolFile(path: path, flags: O_RDONLY)
-        return try validate(file, size: try file.size())
     }
 
     /// Reads the header through `file` and checks the file's size against it.

@@ -288,6 +288,7 @@ public final class Explorer: @unchecked Sendable {
             }
             ledger.inFlight[0] = nil
         }
+        domain.ownersCreated = true
         if let script = config.script {
             for (i, step) in script.enumerated() where !done {
                 operationIndex = i

@@ -40,6 +40,10 @@ public enum BrokenStep: String, Sendable, CaseIterable {
     case tagFlush = "tag-flush"
     /// Every flush of a line of the owner table is dropped.
     case ownerFlush = "owner-flush"
+    /// Every flush of a line of the owner table is dropped once the workload's owners exist:
+    /// the changes made after creation (roots, quotas, temporary owners' creation and removal)
+    /// must be caught on their own, not only the creations that `owner-flush` breaks first.
+    case ownerChangeFlush = "owner-change-flush"
 }
 
 /// A persistence event, as the explorer sees it.
@@ -73,6 +77,8 @@ public final class SimulatedDomain: @unchecked Sendable {
     /// Byte ranges of the image holding the frame tags, the huge tags and the owner table (for
     /// `tag-flush` and `owner-flush`).
     public var frameTagBytes = 0..<0, hugeTagBytes = 0..<0, ownerTableBytes = 0..<0
+    /// Set once the workload's owners are created (``BrokenStep/ownerChangeFlush`` acts from then).
+    public var ownersCreated = false
     /// While set, the scheduler does not switch threads at persistence events (code holding a
     /// lock runs; crash images are still taken).
     public var noSwitch = false
@@ -150,6 +156,7 @@ public final class SimulatedDomain: @unchecked Sendable {
         let offset = line * 64
         if broken == .tagFlush && (frameTagBytes.contains(offset) || hugeTagBytes.contains(offset)) { return }
         if broken == .ownerFlush && ownerTableBytes.contains(offset) { return }
+        if broken == .ownerChangeFlush && ownersCreated && ownerTableBytes.contains(offset) { return }
         let versions = histories[line]?.count ?? 0
         if versions == 0 { cleanFlushes += 1 }
         if let already = flushed[thread]?[line], already == versions { repeatedFlushes += 1 }

@@ -19,6 +19,7 @@ import Foundation
 import LLFree
 import LLFreePool
 import LLFreeProtocol
+import LLFreeDaemon
 import LLFreeServer
 import Logging
 import NIOCore
@@ -61,7 +62,7 @@ struct RequestPathCommand: ParsableCommand {
         defer { try? pool.close() }
         guard case .pmem(let image) = pool.allocator else { throw ValidationError("the pool did not open with cpu-cache durability") }
         image.allocator.settleAll()
-        let served = BenchPmemAllocator(image.allocator)
+        let served = PmemAllocator(image.allocator)
         let description = PoolDescription(path: file, uuid: Array(repeating: 7, count: 16), framesOffset: pool.header.layout.framesOffset,
                                           durability: .cpuCache)
         let configuration = ServerConfiguration(socketPath: "\(dir)/unused.sock", threads: 1, pinLoops: false)
@@ -150,7 +151,7 @@ final class PipelineRunner: Runner {
     let channel = EmbeddedChannel()
     var inbound: ByteBuffer
 
-    init(server: LLFreeServer<BenchPmemAllocator>, peer: PeerCredentials) throws {
+    init(server: LLFreeServer<PmemAllocator>, peer: PeerCredentials) throws {
         inbound = channel.allocator.buffer(capacity: 8192)
         super.init()
         try server.addConnectionHandlers(to: channel, core: 0, peer: peer)
@@ -183,11 +184,11 @@ final class PipelineRunner: Runner {
 
 /// The codec and the request processor, as the connection handler calls them, without NIO.
 final class ProcessorRunner: Runner {
-    let processor: RequestProcessor<BenchPmemAllocator>
+    let processor: RequestProcessor<PmemAllocator>
     var session: ClientSession
     var out = [UInt8](repeating: 0, count: Wire.headerSize + 8 + 8 * Wire.maxBatch)
 
-    init(server: LLFreeServer<BenchPmemAllocator>, peer: PeerCredentials) {
+    init(server: LLFreeServer<PmemAllocator>, peer: PeerCredentials) {
         processor = RequestProcessor(allocator: server.allocator, core: 0, pool: server.pool, counters: server.counters, owners: server.owners)
         session = ClientSession(peer: peer)
         super.init()
@@ -211,31 +212,4 @@ final class ProcessorRunner: Runner {
         _ = try putBytes.withUnsafeBytes { try serve(UnsafeRawBufferPointer(rebasing: $0[0..<size])) }
         guard out[6] == 0 && out[7] == 0 else { throw ValidationError("the put was refused") }
     }
-}
-
-/// The pool's allocator as llfreed serves it: a concrete class whose witnesses run LLFree
-/// specialised for its persistence (llfreed's PmemAllocator, LLFreeDaemon/ServedAllocator.swift).
-final class BenchPmemAllocator: FrameAllocator {
-    let llfree: LLFree<PmemPersistence>
-    init(_ llfree: LLFree<PmemPersistence>) { self.llfree = llfree }
-
-    var geometry: Geometry { llfree.geometry }
-    var cores: Int { llfree.cores }
-    @inline(__always)
-    func get(order: Int, core: Int, kind: Kind, owner: OwnerID, into frames: UnsafeMutableBufferPointer<UInt64>) -> (count: Int, error: LLFreeError?) {
-        llfree.get(order: order, core: core, kind: kind, owner: owner, into: frames)
-    }
-    @inline(__always)
-    func put(frames: UnsafeBufferPointer<UInt64>, order: Int, core: Int, owner: OwnerID, failed: (Int, LLFreeError) -> Void) -> Int {
-        llfree.put(frames: frames, order: order, core: core, owner: owner, failed: failed)
-    }
-    var hasOwners: Bool { llfree.hasOwners }
-    func held(by owner: OwnerID) -> Int { llfree.held(by: owner) }
-    func runs(of owner: OwnerID, from: UInt64, limit: Int) -> (runs: [OwnedRun], next: UInt64?) { llfree.runs(of: owner, from: from, limit: limit) }
-    var isSettled: Bool { llfree.isSettled }
-    func isFree(_ frame: UInt64, order: Int) throws(LLFreeError) -> Bool { try llfree.isFree(frame, order: order) }
-    var freeFrames: Int { llfree.freeFrames }
-    func freeRuns(order: Int) -> Int { llfree.freeRuns(order: order) }
-    var freeHugeFrames: Int { llfree.freeHugeFrames }
-    func treeStats() -> [TreeStats] { llfree.treeStats() }
 }

@@ -32,7 +32,9 @@ struct SimCommand: ParsableCommand {
 
         --break removes a persistence step, to prove the oracle fails: flush (the first flush of \
         every operation), fence (the first fence of every operation), tag-flush (every flush of the \
-        frame-tag and huge-tag areas), owner-flush (every flush of the owner table).
+        frame-tag and huge-tag areas), owner-flush (every flush of the owner table), owner-change-flush \
+        (every flush of the owner table once the workload's owners exist: roots, quotas, temporary \
+        owners).
         """)
 
     @Option(help: "Seed of the workload, the crash images and the schedule; several seeds run one after another from it.")
@@ -53,7 +55,7 @@ struct SimCommand: ParsableCommand {
     @Option(help: "Crash model: adr (only flushed+fenced lines are sure to survive), eadr or process.")
     var mode: String = "adr"
 
-    @Option(name: .customLong("break"), help: "Remove a persistence step to prove the harness fails: flush, fence, tag-flush or owner-flush.")
+    @Option(name: .customLong("break"), help: "Remove a persistence step to prove the harness fails: flush, fence, tag-flush, owner-flush or owner-change-flush.")
     var broken: String?
 
     @Option(help: "Crash images per crash point (small windows are enumerated exhaustively).")
