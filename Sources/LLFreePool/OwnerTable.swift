@@ -1,4 +1,4 @@
-// The owner table of a version-2 pool: who may hold frames, durable in the pool like the lower
+// The owner table of a pool with owners (format versions 2 and 3): who may hold frames, durable in the pool like the lower
 // level. One 256-byte entry per owner number; every change is a few stores to one entry, flushed,
 // then one 8-byte store of its state word that commits it, flushed and fenced. So a crash leaves
 // each entry either as it was or as it was meant to become, and recovery needs no log.

@@ -48,7 +48,7 @@ public struct PoolError: Error, Equatable, Sendable, CustomStringConvertible {
         case .notFound: what = "no such file"
         case .exists: what = "the file exists; refusing to overwrite it without force"
         case .notAPool(let magic): what = "not an llfreed pool (magic 0x\(String(magic, radix: 16)), expected 0x\(String(PoolHeader.magic, radix: 16)))"
-        case .wrongVersion(let found, let supported): what = "pool format version \(found), this build reads version \(supported)"
+        case .wrongVersion(let found, let supported): what = "pool format version \(found), this build writes \(supported) (3 split) and reads \(PoolHeader.readableVersions.lowerBound)...\(PoolHeader.readableVersions.upperBound)"
         case .badChecksum(let stored, let computed): what = "header checksum 0x\(String(stored, radix: 16)) does not match its fields (0x\(String(computed, radix: 16))): the header is damaged"
         case .truncated(let size, let needed): what = "truncated: \(size) bytes, the pool needs \(needed)"
         case .wrongSize(let size, let expected): what = "wrong size: \(size) bytes, the header says \(expected)"

@@ -11,7 +11,8 @@ import Glibc
 public struct PoolHeader: Equatable, Sendable, CustomStringConvertible {
     /// "LLFREEPL" read as a little-endian UInt64.
     public static let magic: UInt64 = 0x4C50_4545_5246_4C4C
-    /// The format version this build writes: 2, with owner tags and an owner table.
+    /// The format version this build writes for a single-file pool: 2, with owner tags and an
+    /// owner table (a split pool is version 3, ``PoolLayout/version``).
     public static let version: UInt64 = 2
     /// Versions this build reads: 1 (no owners: opened in legacy mode), 2, and 3 (version 2 with
     /// its frames in a frames object of their own).

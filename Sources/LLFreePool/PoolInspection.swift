@@ -20,7 +20,7 @@ public struct PoolInspection: Sendable {
     public let hugeChildren: Int
     /// Inconsistencies between counters and bitfields (one line each); empty if consistent.
     public let problems: [String]
-    /// The live owners of a version-2 pool (empty for version 1, or when the table is corrupt).
+    /// The live owners of a pool with owners (format 2 or 3; empty for version 1, or when the table is corrupt).
     public var owners: [OwnerRecord] = []
 
     /// Whether counters, bitfields and huge flags agree.

@@ -27,7 +27,8 @@ struct ConnectionStateMachine {
     struct Open {
         var mode: Mode
         var pending = CircularBuffer<DecodedRequest>()
-        /// The stats request at the head of `pending` waits for its scan, done off the loop.
+        /// The request being answered waits for work off the normal path: a stats scan done off
+        /// the loop, or a frames reply whose descriptor waits to be sent (the same barrier).
         var scanning = false
         /// The channel asked for a read while requests waited or replies piled up: issued later.
         var readHeld = false
@@ -148,7 +149,8 @@ struct ConnectionStateMachine {
         }
     }
 
-    /// A stats request began its scan off the loop; nothing after it is answered until it ends.
+    /// A stats request began its scan off the loop, or a frames reply waits to be sent with its
+    /// descriptor; nothing after it is answered until it ends.
     mutating func scanStarted() {
         guard case .open(var open) = state else { return }
         state = .modifying
@@ -157,8 +159,8 @@ struct ConnectionStateMachine {
         state = .open(open)
     }
 
-    /// The scan ended. Returns whether its request is still to be answered (the connection may
-    /// have closed meanwhile).
+    /// The scan (or the descriptor's send) ended. Returns whether its request is still to be
+    /// answered (the connection may have closed meanwhile).
     mutating func scanFinished() -> Bool {
         guard case .open(var open) = state else { return false }
         state = .modifying

@@ -15,7 +15,7 @@ struct SimCommand: ParsableCommand {
         commandName: "sim",
         abstract: "Crash the pool at every persistence event on a simulated power-fail domain and check each recovery.",
         discussion: """
-        Runs seeded workloads on a version-2 pool (with owners) in a simulated persistence domain: \
+        Runs seeded workloads on a split pool (format version 3, with owners) in a simulated persistence domain: \
         three persistent owners and one ephemeral owner are created, then gets of every order and \
         kind for one of them, puts by the holder, huge-frame splits, multi-child runs, cross-core \
         frees, exhaustion, puts by the wrong owner (must be refused with notOwner and change \
