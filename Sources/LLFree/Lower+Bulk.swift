@@ -101,10 +101,12 @@ extension Lower {
 
     /// Tags the `count` order-0 frames at `frames`, whose bits this thread has just set, as held
     /// by `owner` (each a head tag of order 0, as ``tag(_:order:owner:)`` writes), and flushes each
-    /// tag line once per run of frames on it.
+    /// tag line once per run of frames on it. Frames not known to be zero are zeroed first, with
+    /// one fence for all of them before any tag.
     @inlinable @inline(__always)
     func tagBulk(_ frames: UnsafeMutablePointer<UInt64>, _ count: Int, owner: OwnerID) {
         guard tags != nil, count > 0 else { return }
+        if zeroUnlessZeroed(frames, count) { p.fence() }
         let head = FrameTag(head: owner, order: 0).raw
         var i = 0
         while i < count {

@@ -17,7 +17,8 @@ extension Lower {
     ///   for order 9) and `keep(owner)`.
     /// - Everything else is freed: set bits outside kept runs (allocations whose tags never
     ///   became durable: never acknowledged), huge runs without a tag; and every tag outside a
-    ///   kept run is cleared. Counters are recomputed for the children that changed.
+    ///   kept run is cleared, except a known-zero mark on a free base frame. Counters are
+    ///   recomputed for the children that changed.
     /// - `count(owner, frames)` is called for each kept run.
     /// - `clean`: the lower level was closed cleanly, so no tag is stray (every get's tags and
     ///   bits became durable together, every put cleared its tags before its bits): free children
@@ -136,7 +137,9 @@ extension Lower {
                 rows[i / 64] &= ~(1 << UInt64(i % 64))
                 report.freedFrames += 1
             }
-            if t.raw != 0 { clearTag(i) }
+            // A known-zero mark stays on a frame that is free now: nobody wrote it since its
+            // zeros were fenced (a get replaces the mark, durably, before its holder can write).
+            if t.raw != 0 && t != .zeroed { clearTag(i) }
             i += 1
         }
         for line in tagLinesChanged.sorted() { p.flush(raw + line * Geometry.lineSize) }
@@ -156,7 +159,7 @@ extension Lower {
 
 extension Lower {
     /// Problems of the tags of base child `c` against its bitfield: every allocated frame lies in
-    /// exactly one fully tagged run, and no free frame is tagged.
+    /// exactly one fully tagged run, and no free frame is tagged (but known zero).
     func tagProblems(_ c: Int) -> [String] {
         var problems: [String] = []
         if hugeTag(c).raw != 0 { problems.append("child \(c): huge tag \(hugeTag(c)) on a child that is not huge") }
@@ -178,7 +181,7 @@ extension Lower {
                 continue
             }
             if bit(i) { problems.append("child \(c): frame \(i) is allocated but \(t)") }
-            else if t.raw != 0 { problems.append("child \(c): frame \(i) is free but \(t)") }
+            else if t.raw != 0 && t != .zeroed { problems.append("child \(c): frame \(i) is free but \(t)") }
             i += 1
         }
         return problems

@@ -38,11 +38,20 @@ extension Lower {
 
     // MARK: Base runs
 
-    /// Tags the run of 2^order frames at `frame`, whose bits this thread has just set, as held by
-    /// `owner`, and flushes the tag lines. Only the thread that set the bits writes these tags.
+    /// Tags the run of 2^order frames at `frame`, whose bits this thread has just set (a get), as
+    /// held by `owner`, and flushes the tag lines. Only the thread that set the bits writes these
+    /// tags. Frames of the run not known to be zero are zeroed first, and fenced before any tag
+    /// is written (``zeroUnlessZeroed(_:order:)``).
     @inlinable @inline(__always)
     func tag(_ frame: UInt64, order: Int, owner: OwnerID) {
         guard tags != nil else { return }
+        if zeroUnlessZeroed(frame, order: order) { p.fence() }
+        writeTags(frame, order: order, owner: owner)
+    }
+
+    /// Writes the tags of a run of 2^order frames at `frame` held by `owner` and flushes them.
+    @inlinable @inline(__always)
+    func writeTags(_ frame: UInt64, order: Int, owner: OwnerID) {
         let f = Int(frame)
         tagWord(f).store(FrameTag(head: owner, order: order).raw, ordering: .releasing)
         p.stored(tagLine(f), truth: true)
@@ -119,17 +128,20 @@ extension Lower {
         let first = UInt64(child) * UInt64(Geometry.childFrames)
         var f: UInt64 = 0
         while f < UInt64(Geometry.childFrames) {
-            tag(first + f, order: order, owner: owner)
+            // The holder's frames keep the holder's bytes: no zeroing here.
+            writeTags(first + f, order: order, owner: owner)
             f += UInt64(1) << UInt64(order)
         }
     }
 
     // MARK: Huge runs
 
-    /// Tags the huge run of 2^span children from `start`, just taken, as held by `owner`.
+    /// Tags the huge run of 2^span children from `start`, just taken (a get), as held by `owner`;
+    /// zeroes what of it is not known to be zero first, fenced before the tag.
     @inlinable @inline(__always)
     func tagHuge(_ start: Int, span: Int, owner: OwnerID) {
         guard hugeTags != nil else { return }
+        if zeroUnlessZeroed(huge: start, span: span) { p.fence() }
         hugeTagWord(start).store(HugeTag(owner: owner, span: span).raw, ordering: .releasing)
         p.stored(hugeTagLine(start), truth: true)
         p.flush(hugeTagLine(start))

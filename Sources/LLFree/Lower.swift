@@ -312,7 +312,9 @@ public struct Lower<P: Persistence> {
 
     /// Initialises the region: every frame free, tail bits of a partial last child set.
     /// Everything is flushed and fenced.
-    public func format() {
+    /// - Parameter zeroed: with owners, the frames read as zeros now (a new or truncated file):
+    ///   every frame is marked known zero, so no get zeroes it.
+    public func format(zeroed: Bool = false) {
         for c in 0..<geometry.children {
             let frames = geometry.framesIn(child: c)
             let bf = bitfield(c)
@@ -328,6 +330,7 @@ public struct Lower<P: Persistence> {
         }
         flushEntries(0, geometry.children)
         formatTags()
+        if zeroed { markAllZeroed() }
         p.fence()
     }
 

@@ -16,14 +16,19 @@ public enum Owners {
     public static let maxOwner: OwnerID = 0xFFF
     /// Owner number that, given to a put, skips the owner check (an administrator's put).
     public static let any: OwnerID = 0
+    /// The allocator's own owner number: the idle zeroer holds the huge frames it zeroes under
+    /// it. No owner table entry has it, so settling frees what a crash left it holding.
+    public static let zeroer: OwnerID = maxOwner
+    /// Most entries an owner table can have (owner numbers 1...this; ``zeroer`` is beyond).
+    public static let maxTableOwners = Int(maxOwner) - 1
 }
 
 /// The tag of one base frame (16 bits, little-endian).
 ///
 /// | bits | field |
 /// | --- | --- |
-/// | 0...11 | owner (0: no owner; then the whole tag is 0) |
-/// | 12...15 | shape: 0...8 = first frame of a run of that order; 15 = a later frame of a run |
+/// | 0...11 | owner (0: no owner; then the whole tag is 0, or ``zeroed``) |
+/// | 12...15 | shape: 0...8 = first frame of a run of that order; 15 = a later frame of a run (or, with owner 0, a free frame known to be zero) |
 @frozen
 public struct FrameTag: Equatable, Sendable, CustomStringConvertible {
     public var raw: UInt16
@@ -46,6 +51,10 @@ public struct FrameTag: Equatable, Sendable, CustomStringConvertible {
 
     @usableFromInline static let interiorShape: UInt16 = 15
     public static let none = FrameTag(raw: 0)
+    /// The tag of a free frame whose content is durably zero ("known zero"): owner 0, shape 15.
+    /// Written only over frames whose zeros were fenced before (the idle zeroer, a format over
+    /// a new file); a get that takes the frame replaces it and owes no zeroing.
+    public static let zeroed = FrameTag(raw: 0xF000)
 
     @inlinable public var owner: OwnerID { raw & Owners.maxOwner }
     @inlinable public var shape: Int { Int(raw >> 12) }
@@ -54,7 +63,7 @@ public struct FrameTag: Equatable, Sendable, CustomStringConvertible {
     @inlinable public var order: Int { shape }
 
     public var description: String {
-        raw == 0 ? "untagged" : isHead ? "owner \(owner), run of order \(order)" : shape == 15 ? "owner \(owner), inside a run" : "bad tag 0x\(String(raw, radix: 16))"
+        raw == 0 ? "untagged" : self == .zeroed ? "free, known zero" : isHead ? "owner \(owner), run of order \(order)" : shape == 15 ? "owner \(owner), inside a run" : "bad tag 0x\(String(raw, radix: 16))"
     }
 }
 

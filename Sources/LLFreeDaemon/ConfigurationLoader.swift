@@ -319,10 +319,17 @@ public enum ConfigurationLoader {
         }
         shown[.metricsListen] = metrics?.description ?? "off"
 
+        var zeroCPU = 10
+        if let value = text(.zeroCPU)?.trimmingSpaces() {
+            guard let n = Int(value.hasSuffix("%") ? String(value.dropLast()) : value), n >= 0, n <= 100 else { throw fail(.zeroCPU, value) }
+            zeroCPU = n
+        }
+        shown[.zeroCPU] = "\(zeroCPU)"
+
         return DaemonSettings(
             poolPath: poolPath, poolFrames: poolFrames, poolCreate: poolCreate, poolSize: poolSize, treeChildren: treeChildren, durability: durability,
             socketPath: socketPath, socketMode: socketMode, socketGroup: socketGroup, threads: threads, pin: pin, allowUIDs: uids,
-            allowGIDs: gids, readOnlyUIDs: readOnlyUIDs, readOnlyGIDs: readOnlyGIDs, logLevel: logLevel, logFormat: logFormat, metricsListen: metrics, configFile: file,
+            allowGIDs: gids, readOnlyUIDs: readOnlyUIDs, readOnlyGIDs: readOnlyGIDs, logLevel: logLevel, logFormat: logFormat, metricsListen: metrics, zeroCPU: zeroCPU, configFile: file,
             sources: allSources, texts: shown)
     }
 

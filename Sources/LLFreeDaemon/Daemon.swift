@@ -98,7 +98,8 @@ public enum Daemon {
         let outcome: DaemonError?
         do throws(DaemonError) {
             let service = try ServiceMaker(pool: description, configuration: options.server, metrics: metrics,
-                                           heartbeat: heartbeat, logger: logger, ready: ready, stopping: stopping).make(pool.allocator)
+                                           heartbeat: heartbeat, logger: logger, ready: ready, stopping: stopping,
+                                           zeroCPU: options.zeroCPU).make(pool.allocator)
             let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             do {
                 try await group.run()

@@ -57,10 +57,13 @@ public struct DaemonOptions: Sendable {
     public var notifier: SystemdNotifier?
     /// Half of the unit's WatchdogSec= when it sets one for this process.
     public var watchdogInterval: Duration?
+    /// Percent of one CPU the idle zeroer may use while no request is served (0: off).
+    public var zeroCPU: Int
 
     public init(poolPath: String, frames: FramesPlacement = .auto, create: Bool = false, size: UInt64? = nil, treeChildren: Int = Geometry.defaultTreeChildren,
                 durability: DurabilityRequest = .automatic, server: ServerConfiguration, metrics: MetricsListen? = nil,
-                notifier: SystemdNotifier? = nil, watchdogInterval: Duration? = nil) {
+                notifier: SystemdNotifier? = nil, watchdogInterval: Duration? = nil, zeroCPU: Int = 10) {
+        self.zeroCPU = zeroCPU
         self.poolPath = poolPath
         self.frames = frames
         self.create = create

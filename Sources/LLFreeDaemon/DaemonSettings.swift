@@ -44,6 +44,8 @@ public struct DaemonSettings: Sendable {
     public var logFormat: LogFormat
     /// Where the metrics endpoint listens (nil: off).
     public var metricsListen: MetricsListen?
+    /// Percent of one CPU the idle zeroer may use (0: off).
+    public var zeroCPU: Int
     /// The configuration file read, if any.
     public var configFile: String?
     /// Where each setting came from.
@@ -66,7 +68,7 @@ public struct DaemonSettings: Sendable {
                       server: ServerConfiguration(socketPath: socketPath, socketMode: socketMode, threads: threads,
                                                   access: accessPolicy(ownUID: ownUID), socketGroup: socketGroup,
                                                   pinLoops: pin),
-                      metrics: metricsListen)
+                      metrics: metricsListen, zeroCPU: zeroCPU)
     }
 
     /// The effective configuration as a YAML configuration file, each value commented with its source.

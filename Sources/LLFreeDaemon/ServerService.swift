@@ -20,16 +20,48 @@ public struct ServerService<A: FrameAllocator>: Service {
     /// Settles the next tree's owner tags, false when none is left (``LLFree/settleNext()``):
     /// run in the background from readiness on. nil for a pool without owners.
     public let settle: (@Sendable () -> Bool)?
+    /// The idle zeroer (``LLFree/zeroNext(core:from:)``) and the percent of one CPU it may use;
+    /// nil for a pool without owners or with `zero.cpu` 0.
+    public let zero: (step: @Sendable (Int) -> Int?, percent: Int)?
 
     public init(server: LLFreeServer<A>, endpoint: MetricsEndpoint? = nil, heartbeat: Heartbeat? = nil,
                 ready: @escaping @Sendable () -> Void = {}, stopping: @escaping @Sendable () -> Void = {},
-                settle: (@Sendable () -> Bool)? = nil) {
+                settle: (@Sendable () -> Bool)? = nil, zero: (step: @Sendable (Int) -> Int?, percent: Int)? = nil) {
         self.settle = settle
+        self.zero = zero
         self.server = server
         self.endpoint = endpoint
         self.heartbeat = heartbeat
         self.ready = ready
         self.stopping = stopping
+    }
+
+    /// Zeroes free huge frames one at a time while no request is served: after each, it pauses
+    /// for as long as the zeroing took times (100 - percent) / percent, so it uses at most
+    /// `percent` of one CPU; any request served during a pause makes it wait until a pause
+    /// passes without one. When nothing is left to zero it looks again every second.
+    static func zeroWhileIdle(_ server: LLFreeServer<A>, _ step: (Int) -> Int?, percent: Int) async {
+        let clock = ContinuousClock()
+        let idle = Duration.milliseconds(10)
+        var pause = idle
+        var cursor = 0
+        while !Task.isCancelled {
+            let before = server.counters.total(.operations)
+            try? await Task.sleep(for: pause)
+            if Task.isCancelled { return }
+            if server.counters.total(.operations) != before {
+                pause = idle
+                continue
+            }
+            let start = clock.now
+            guard let child = step(cursor) else {
+                pause = .seconds(1)
+                continue
+            }
+            cursor = child + 1
+            server.counters.zeroedHuge.wrappingIncrement(ordering: .relaxed)
+            pause = max((clock.now - start) * (Double(100 - percent) / Double(percent)), .microseconds(100))
+        }
     }
 
     public func run() async throws {
@@ -55,6 +87,9 @@ public struct ServerService<A: FrameAllocator>: Service {
                 server.logger.info("owner tags settled", metadata: ["trees": "\(trees)", "time": "\(clock.now - start)"])
             }
         }
+        let zeroing = zero.map { zero in
+            Task.detached(priority: .background) { () async -> Void in await Self.zeroWhileIdle(server, zero.step, percent: zero.percent) }
+        }
         let beat = heartbeat.map { heartbeat in Task { await heartbeat.run(server) } }
         // Returns when shutdown is requested, throws when the task is cancelled; both end serving.
         try? await gracefulShutdown()
@@ -64,7 +99,9 @@ public struct ServerService<A: FrameAllocator>: Service {
         await beat?.value
         stopping()
         await server.shutdown()
-        // The pool is closed after this returns: nothing may still be settling then.
+        // The pool is closed after this returns: nothing may still be settling or zeroing then.
+        zeroing?.cancel()
+        await zeroing?.value
         await settling?.value
         await endpoint?.shutdown()
     }

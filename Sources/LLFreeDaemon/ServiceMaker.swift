@@ -19,16 +19,25 @@ struct ServiceMaker {
     let logger: Logger
     let ready: @Sendable () -> Void
     let stopping: @Sendable () -> Void
+    /// Percent of one CPU for the idle zeroer (0: off).
+    let zeroCPU: Int
 
     /// The service for `allocator`, through its persistence type's concrete allocator class.
     func make(_ allocator: PoolAllocator) throws(DaemonError) -> any Service {
         switch allocator {
-        case .pmem(let image): return try make(PmemAllocator(image.allocator), owners: image.owners, settle: image.allocator.settleNext)
-        case .msync(let image): return try make(MsyncAllocator(image.allocator), owners: image.owners, settle: image.allocator.settleNext)
+        case .pmem(let image):
+            let llfree = image.allocator
+            return try make(PmemAllocator(llfree), owners: image.owners, settle: llfree.settleNext,
+                            zero: { llfree.zeroNext(core: 0, from: $0) })
+        case .msync(let image):
+            let llfree = image.allocator
+            return try make(MsyncAllocator(llfree), owners: image.owners, settle: llfree.settleNext,
+                            zero: { llfree.zeroNext(core: 0, from: $0) })
         }
     }
 
-    private func make<A: FrameAllocator>(_ served: A, owners: (any OwnerStore)?, settle: @escaping @Sendable () -> Bool) throws(DaemonError) -> any Service {
+    private func make<A: FrameAllocator>(_ served: A, owners: (any OwnerStore)?, settle: @escaping @Sendable () -> Bool,
+                                         zero: @escaping @Sendable (Int) -> Int?) throws(DaemonError) -> any Service {
         do {
             var configuration = self.configuration
             configuration.metrics = metrics?.metrics
@@ -50,7 +59,8 @@ struct ServiceMaker {
                 }
             }
             return ServerService(server: server, endpoint: endpoint, heartbeat: heartbeat, ready: ready, stopping: stopping,
-                                 settle: owners == nil ? nil : settle)
+                                 settle: owners == nil ? nil : settle,
+                                 zero: owners == nil || zeroCPU == 0 ? nil : (zero, zeroCPU))
         } catch {
             throw .server(error)
         }

@@ -22,6 +22,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
     case logLevel = "log.level"
     case logFormat = "log.format"
     case metricsListen = "metrics.listen"
+    case zeroCPU = "zero.cpu"
 
     /// The key's components ("pool", "path"): nesting in the YAML file.
     public var components: [String] { rawValue.split(separator: ".").map(String.init) }
@@ -53,6 +54,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
         case .logLevel: return "--log-level"
         case .logFormat: return "--log-format"
         case .metricsListen: return "--metrics-listen"
+        case .zeroCPU: return "--zero-cpu"
         }
     }
 
@@ -81,6 +83,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
         case .logLevel: return "trace, debug, info, notice, warning, error or critical"
         case .logFormat: return "auto, text or journal"
         case .metricsListen: return "empty or off (no metrics), HOST:PORT on an IP address (e.g. 127.0.0.1:9464), or a Unix socket path starting with / or ./"
+        case .zeroCPU: return "a whole percentage in 0...100 of one CPU the idle zeroer may use (0: off; free frames are then zeroed only when a get takes them)"
         }
     }
 

@@ -129,7 +129,8 @@ public final class FramesObject: @unchecked Sendable {
     /// Creates the frames object at `path` for `layout`, or writes its header onto an existing
     /// device DAX device: a new file is created with mode 0600 and sized sparse; an existing file
     /// is refused unless `force` (then truncated first, so no old frame survives). The header is
-    /// durable when this returns.
+    /// durable when this returns. Returns whether the frames read as zeros (a file sized from
+    /// empty; a device holds whatever it held).
     static func create(path: String, layout: PoolLayout, uuid: [UInt8], force: Bool) throws(PoolError) -> Bool {
         let header = FramesHeader(uuid: uuid, frames: layout.geometry.frames, framesOffset: layout.framesOffset)
         var created = true
@@ -160,7 +161,8 @@ public final class FramesObject: @unchecked Sendable {
             if created { unlink(path) }
             throw error
         }
-        return created
+        if case .regular = kind { return true }
+        return false
     }
 
     /// Opens the frames object at `path` for the pool whose metadata header is `pool`: locks it

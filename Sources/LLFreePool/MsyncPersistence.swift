@@ -12,8 +12,26 @@ import Glibc
 /// The pending pages are per thread (``PendingSet/pages``), matching the seam's contract that a fence
 /// makes durable what *this* thread flushed. A failing msync means acknowledged state may not be on
 /// the media: the process stops rather than acknowledge it (the pool is then dirty and recovers).
-public struct MsyncPersistence: Persistence, Sendable {
-    public init() {}
+///
+/// `frames`, the address of frame 0 in this process, is where ``zero(frame:count:)`` writes.
+public struct MsyncPersistence: Persistence, @unchecked Sendable {
+    let frames: UnsafeMutableRawPointer?
+
+    public init(frames: UnsafeMutableRawPointer? = nil) { self.frames = frames }
+
+    /// memset, and the frames' pages noted for the next fence's msync.
+    public func zero(frame: UInt64, count: Int) -> Bool {
+        guard let frames else { return false }
+        let start = frames + Int(frame) * Geometry.frameSize
+        memset(start, 0, count * Geometry.frameSize)
+        var page = UInt(bitPattern: start) & ~(Self.pageSize - 1)
+        let end = UInt(bitPattern: start) + UInt(count * Geometry.frameSize)
+        while page < end {
+            PendingSet.pages.insert(page, whenFull: Self.sync)
+            page += Self.pageSize
+        }
+        return true
+    }
 
     /// Nothing to record: msync writes back the whole page, whatever stores it holds.
     @inlinable @inline(__always)

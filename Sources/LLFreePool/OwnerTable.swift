@@ -350,12 +350,12 @@ struct EntryProblem: Error, ExpressibleByStringLiteral, ExpressibleByStringInter
 }
 
 extension OwnerTable {
-    /// A new, empty table of `capacity` entries (1...``Owners/maxOwner``) formatted at `base`,
+    /// A new, empty table of `capacity` entries (1...``Owners/maxTableOwners``) formatted at `base`,
     /// outside any pool: for an allocator with owner tags over a volatile region (in-process
     /// tests of the server). `base` must hold `capacity` × ``OwnerTableLayout/entrySize`` bytes,
     /// aligned to a cache line, and outlive the table.
     public static func formatted(in base: UnsafeMutableRawPointer, capacity: Int, persistence: P) -> OwnerTable<P> {
-        precondition(capacity >= 1 && capacity <= Int(Owners.maxOwner), "owner table capacity \(capacity) is outside 1...\(Owners.maxOwner)")
+        precondition(capacity >= 1 && capacity <= Owners.maxTableOwners, "owner table capacity \(capacity) is outside 1...\(Owners.maxTableOwners)")
         format(base: base, capacity: capacity, persistence: persistence)
         persistence.fence()
         do {

@@ -17,9 +17,23 @@ import LLFree
 ///
 /// Right for mappings where `pmem_is_pmem` is true, and for the `cpu-cache` durability mode on
 /// any other file mapping (then it survives a process crash, not a power cut).
+///
+/// `frames`, the address of frame 0 in this process (the daemon maps the frames too), is where
+/// ``zero(frame:count:)`` writes; without it (metadata-only tools) nothing is zeroed.
 @frozen
-public struct PmemPersistence: Persistence, Sendable {
-    @inlinable public init() {}
+public struct PmemPersistence: Persistence, @unchecked Sendable {
+    @usableFromInline let frames: UnsafeMutableRawPointer?
+
+    @inlinable public init(frames: UnsafeMutableRawPointer? = nil) { self.frames = frames }
+
+    /// `pmem_memset_nodrain` of the frames (non-temporal stores or stores and flushes, as
+    /// libpmem picks for the size): durable at the next ``fence()``'s drain.
+    @inlinable
+    public func zero(frame: UInt64, count: Int) -> Bool {
+        guard let frames else { return false }
+        pmem_memset_nodrain(frames + Int(frame) &* Geometry.frameSize, 0, count &* Geometry.frameSize)
+        return true
+    }
 
     /// Nothing to record: the store itself is in the CPU cache, which the fence writes back.
     @inlinable @inline(__always)

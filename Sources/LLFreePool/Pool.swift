@@ -23,6 +23,8 @@ public final class Pool: @unchecked Sendable {
     /// Holds the pool's exclusive lock while open.
     private let file: PoolFile
     private let mapping: Pmem.Mapping
+    /// The frames object of a split pool, mapped read-write: the daemon zeroes frames through it.
+    private let framesMapping: Pmem.Mapping?
     private var mapped = true
     /// The frames object of a split pool (format version 3); nil when the frames are in the pool
     /// file.
@@ -35,9 +37,9 @@ public final class Pool: @unchecked Sendable {
     public var header: PoolHeader { allocator.header }
     /// What open found and did, mapping time included.
     public var report: OpenReport { allocator.report }
-    /// First byte of the frames area in this mapping (frame `n` is at `frames + n * 4096`); nil
-    /// for a split pool, whose frames object the daemon does not map.
-    public var frames: UnsafeMutableRawPointer? { framesObject == nil ? mapping.base + Int(header.layout.framesOffset) : nil }
+    /// Frame 0 in this process (frame `n` is at `frames + n * 4096`): in the pool file's mapping,
+    /// or in the frames object's, which the daemon maps to zero frames.
+    public var frames: UnsafeMutableRawPointer { (framesMapping ?? mapping).base + Int(header.layout.framesOffset) }
 
     /// Whether a client given the frames descriptor can also reach the allocator's metadata
     /// (a single-file pool): the daemon says so at start and in hello.
@@ -54,8 +56,10 @@ public final class Pool: @unchecked Sendable {
     }
 
     private init(path: String, durability: Durability, allocator: PoolAllocator, file: PoolFile, mapping: Pmem.Mapping,
-                 framesObject: FramesObject?, poolDescriptors: (readWrite: FileDescriptor, readOnly: FileDescriptor)?) {
+                 framesMapping: Pmem.Mapping?, framesObject: FramesObject?,
+                 poolDescriptors: (readWrite: FileDescriptor, readOnly: FileDescriptor)?) {
         self.path = path
+        self.framesMapping = framesMapping
         self.durability = durability
         self.allocator = allocator
         self.file = file
@@ -65,7 +69,10 @@ public final class Pool: @unchecked Sendable {
     }
 
     deinit {
-        if mapped { try? Pmem.unmap(mapping.base, length: mapping.length) }
+        if mapped {
+            try? Pmem.unmap(mapping.base, length: mapping.length)
+            if let framesMapping { try? Pmem.unmap(framesMapping.base, length: framesMapping.length) }
+        }
         closeDescriptors()
     }
 
@@ -89,7 +96,7 @@ public final class Pool: @unchecked Sendable {
     ///   - force: overwrite an existing file (it is truncated first, so no old content survives);
     ///     without it an existing file is refused.
     ///   - durability: how the format itself is made durable.
-    ///   - ownerCapacity: entries of the owner table, 1...4095 (format version 2); nil writes a
+    ///   - ownerCapacity: entries of the owner table, 1...4094 (format version 2); nil writes a
     ///     version-1 pool without owners (only for tests of old pools).
     ///   - framesPath: a frames object to create (a new file, mode 0600) or to take (an existing
     ///     device DAX device; an existing file only with `force`): a split pool (format version 3),
@@ -105,9 +112,11 @@ public final class Pool: @unchecked Sendable {
         let uuid = PoolHeader.randomUUID()
         // The metadata file must not exist yet (or be forced) before the frames object is made.
         if !force, access(path, F_OK) == 0 { throw PoolError(file: path, reason: .exists) }
+        // A file the format sizes from empty reads as zeros; a device DAX device holds whatever it held.
+        var framesZeroed = true
         if let framesPath {
             // The frames object first: the metadata file's magic, written last, makes the pair a pool.
-            _ = try FramesObject.create(path: framesPath, layout: layout, uuid: uuid, force: force)
+            framesZeroed = try FramesObject.create(path: framesPath, layout: layout, uuid: uuid, force: force)
         }
         var created = true
         let file: PoolFile
@@ -150,11 +159,11 @@ public final class Pool: @unchecked Sendable {
             case .pmem, .cpuCache:
                 header = try PoolImage.format(base: mapping.base, length: mapping.length, persistence: PmemPersistence(),
                                               frames: frames, treeChildren: treeChildren, uuid: uuid, ownerCapacity: ownerCapacity,
-                                              split: framesPath != nil, name: path)
+                                              split: framesPath != nil, framesZeroed: framesZeroed, name: path)
             case .msync:
                 header = try PoolImage.format(base: mapping.base, length: mapping.length, persistence: MsyncPersistence(),
                                               frames: frames, treeChildren: treeChildren, uuid: uuid, ownerCapacity: ownerCapacity,
-                                              split: framesPath != nil, name: path)
+                                              split: framesPath != nil, framesZeroed: framesZeroed, name: path)
             }
         } catch {
             throw fail(PoolError(file: path, reason: error.reason, unchanged: false))
@@ -229,30 +238,50 @@ public final class Pool: @unchecked Sendable {
             release()
             throw PoolError(file: path, reason: .system(error))
         }
-        let mapTime = clock.now - start
         guard UInt64(mapping.length) == header.layout.fileSize else {
             release()
             try? Pmem.unmap(mapping.base, length: mapping.length)
             throw PoolError(file: path, reason: .wrongSize(size: UInt64(mapping.length), expected: header.layout.fileSize))
         }
+        // The frames object, mapped read-write by the daemon alone for zeroing (a device DAX
+        // device is mapped whole, as pmem_map_file requires).
+        var framesMapping: Pmem.Mapping? = nil
+        if let framesObject {
+            do {
+                framesMapping = try Pmem.mapFile(path: framesObject.path)
+            } catch {
+                release()
+                try? Pmem.unmap(mapping.base, length: mapping.length)
+                throw PoolError(file: framesObject.path, reason: .system(error))
+            }
+            if UInt64(framesMapping!.length) < header.layout.framesObjectSize {
+                release()
+                try? Pmem.unmap(mapping.base, length: mapping.length)
+                try? Pmem.unmap(framesMapping!.base, length: framesMapping!.length)
+                throw PoolError(file: framesObject.path, reason: .truncated(size: UInt64(framesMapping!.length), needed: header.layout.framesObjectSize))
+            }
+        }
+        let mapTime = clock.now - start
+        let frames = (framesMapping ?? mapping).base + Int(header.layout.framesOffset)
         let chosen = durability.resolve(isPmem: mapping.isPmem)
         let allocator: PoolAllocator
         do {
             switch chosen.mode {
             case .pmem, .cpuCache:
-                allocator = .pmem(try PoolImage.open(base: mapping.base, length: mapping.length, persistence: PmemPersistence(),
+                allocator = .pmem(try PoolImage.open(base: mapping.base, length: mapping.length, persistence: PmemPersistence(frames: frames),
                                                      cores: cores, name: path))
             case .msync:
-                allocator = .msync(try PoolImage.open(base: mapping.base, length: mapping.length, persistence: MsyncPersistence(),
+                allocator = .msync(try PoolImage.open(base: mapping.base, length: mapping.length, persistence: MsyncPersistence(frames: frames),
                                                       cores: cores, name: path))
             }
         } catch {
             release()
             try? Pmem.unmap(mapping.base, length: mapping.length)
+            if let framesMapping { try? Pmem.unmap(framesMapping.base, length: framesMapping.length) }
             throw error
         }
         return Pool(path: path, durability: chosen, allocator: allocator.withReport { $0.mapping = mapTime },
-                    file: file, mapping: mapping, framesObject: framesObject, poolDescriptors: poolDescriptors)
+                    file: file, mapping: mapping, framesMapping: framesMapping, framesObject: framesObject, poolDescriptors: poolDescriptors)
     }
 
     /// Reads the header through `file` and checks the file's size against it.
@@ -302,6 +331,7 @@ public final class Pool: @unchecked Sendable {
             file.close()
         }
         do {
+            if let framesMapping { try Pmem.unmap(framesMapping.base, length: framesMapping.length) }
             try Pmem.unmap(mapping.base, length: mapping.length)
         } catch {
             throw PoolError(file: path, reason: .system(error))

@@ -42,13 +42,15 @@ public struct PoolImage<P: Persistence>: @unchecked Sendable {
     ///   - creationTime: nanoseconds since the Unix epoch; now when nil.
     ///   - ownerCapacity: entries of the owner table (format version 2); nil formats version 1,
     ///     without owners (for tests of old pools).
+    ///   - framesZeroed: the frames read as zeros (a new or truncated file): with owners, every
+    ///     frame is marked known zero, so no get writes it before the idle zeroer or a put does.
     /// - Throws: ``PoolError`` for an unsupported geometry or a region that is too short, before
     ///   anything is written.
     @discardableResult
     public static func format(base: UnsafeMutableRawPointer, length: Int, persistence: P, frames: UInt64,
                               treeChildren: Int = Geometry.defaultTreeChildren, uuid: [UInt8]? = nil,
                               creationTime: UInt64? = nil, ownerCapacity: Int? = PoolLayout.defaultOwnerCapacity,
-                              split: Bool = false, name: String) throws(PoolError) -> PoolHeader {
+                              split: Bool = false, framesZeroed: Bool = false, name: String) throws(PoolError) -> PoolHeader {
         let layout = try PoolLayout(frames: frames, treeChildren: treeChildren, ownerCapacity: ownerCapacity, split: split, file: name)
         guard length >= layout.imageLength else {
             throw PoolError(file: name, reason: .truncated(size: UInt64(length), needed: UInt64(layout.imageLength)))
@@ -70,7 +72,7 @@ public struct PoolImage<P: Persistence>: @unchecked Sendable {
             p.fence()
         }
         // (2) Metadata: every frame free.
-        Lower(geometry: layout.geometry, region: base + layout.metadataOffset, persistence: p).format()
+        Lower(geometry: layout.geometry, region: base + layout.metadataOffset, persistence: p).format(zeroed: framesZeroed)
         if let capacity = layout.ownerCapacity {
             OwnerTable.format(base: base + layout.ownerTableOffset, capacity: capacity, persistence: p)
             p.fence()

@@ -14,8 +14,9 @@ public struct PoolLayout: Sendable, Equatable {
     public static let framesAlignment = 2 << 20
     /// Owners a pool holds unless its format says otherwise.
     public static let defaultOwnerCapacity = 1024
-    /// Most owners a pool can hold: owner numbers are 12 bits, 0 meaning "none".
-    public static let maxOwnerCapacity = Int(Owners.maxOwner)
+    /// Most owners a pool can hold: owner numbers are 12 bits, 0 meaning "none" and 4095 being
+    /// the allocator's own (``Owners/zeroer``).
+    public static let maxOwnerCapacity = Owners.maxTableOwners
 
     /// The format version: 1 (no owners), 2 (owner tags and owner table) or 3 (version 2 with
     /// the frames in a separate frames object).

@@ -22,6 +22,8 @@ public final class ServerCounters: @unchecked Sendable {
     /// Trees settled in the background after ready: settling frees what dead and ephemeral
     /// owners held, a change no operation counts, which the stats cache must not miss.
     public let settled = ManagedAtomic<UInt64>(0)
+    /// Huge frames the idle zeroer zeroed (and marked known zero) since start.
+    public let zeroedHuge = ManagedAtomic<UInt64>(0)
 
     public init(cores: Int) {
         self.cores = cores

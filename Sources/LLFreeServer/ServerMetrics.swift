@@ -35,8 +35,9 @@ public final class ServerMetrics: Sendable {
     let connected: Gauge
     let accepted: Counter
     let refused: Counter
-    /// What `accepted` and `refused` last reported, to add only the difference.
-    private let reported = NIOLockedValueBox<(accepted: UInt64, refused: UInt64)>((0, 0))
+    let zeroedHuge: Counter
+    /// What `accepted`, `refused` and `zeroedHuge` last reported, to add only the difference.
+    private let reported = NIOLockedValueBox<(accepted: UInt64, refused: UInt64, zeroed: UInt64)>((0, 0, 0))
 
     /// Makes every metric with `factory` (a PrometheusMetricsFactory in llfreed).
     public init(factory: any MetricsFactory) {
@@ -54,6 +55,7 @@ public final class ServerMetrics: Sendable {
         connected = Gauge(label: "llfreed_clients_connected", factory: factory)
         accepted = Counter(label: "llfreed_clients_accepted_total", factory: factory)
         refused = Counter(label: "llfreed_clients_refused_total", factory: factory)
+        zeroedHuge = Counter(label: "llfreed_zeroed_huge_frames_total", factory: factory)
     }
 
     /// Counts a served request by its operation and result, and records how long it took.
@@ -123,13 +125,15 @@ public final class ServerMetrics: Sendable {
         freeFrames.record(free)
         freeHugeFrames.record(huge)
         connected.record(counters.connected.load(ordering: .relaxed))
-        let now = (accepted: counters.accepted.load(ordering: .relaxed), refused: counters.refused.load(ordering: .relaxed))
-        let delta = reported.withLockedValue { last -> (UInt64, UInt64) in
+        let now = (accepted: counters.accepted.load(ordering: .relaxed), refused: counters.refused.load(ordering: .relaxed),
+                   zeroed: counters.zeroedHuge.load(ordering: .relaxed))
+        let delta = reported.withLockedValue { last -> (UInt64, UInt64, UInt64) in
             defer { last = now }
-            return (now.accepted &- last.accepted, now.refused &- last.refused)
+            return (now.accepted &- last.accepted, now.refused &- last.refused, now.zeroed &- last.zeroed)
         }
         if delta.0 > 0 { accepted.increment(by: Int64(clamping: delta.0)) }
         if delta.1 > 0 { refused.increment(by: Int64(clamping: delta.1)) }
+        if delta.2 > 0 { zeroedHuge.increment(by: Int64(clamping: delta.2)) }
     }
 
     /// Per-owner usage: `llfreed_owner_frames{owner="NAME",kind="persistent"}` (frames held),

@@ -123,7 +123,17 @@ public final class Explorer: @unchecked Sendable {
         } catch {
             throw .pool(error)
         }
-        image = .allocate(byteCount: layout.imageLength, alignment: 4096)
+        image = .allocate(byteCount: layout.imageLength + Int(config.frames) * 64, alignment: 4096)
+    }
+
+    /// Bytes of a simulated domain: the pool image, then one content line per frame.
+    var domainLength: Int { layout.imageLength + Int(config.frames) * 64 }
+
+    /// A domain for the pool, frame content modelled after the image; all zero, or a copy.
+    func makeDomain(copying source: UnsafeRawPointer? = nil) -> SimulatedDomain {
+        let domain = source.map { SimulatedDomain(copying: $0, length: domainLength) } ?? SimulatedDomain(length: domainLength)
+        domain.contentOffset = layout.imageLength
+        return domain
     }
 
     deinit { image.deallocate() }
@@ -195,7 +205,7 @@ public final class Explorer: @unchecked Sendable {
     func exploreFormat() {
         phase = .format
         for reformat in [false, true] where !done {
-            let domain = SimulatedDomain(length: layout.imageLength)
+            let domain = makeDomain()
             if reformat {
                 // A used pool to format over.
                 guard (try? PoolImage.format(base: domain.base, length: domain.length, persistence: domain.persistence,
@@ -232,11 +242,12 @@ public final class Explorer: @unchecked Sendable {
 
     func exploreWorkload() {
         phase = .workload
-        let domain = SimulatedDomain(length: layout.imageLength)
+        let domain = makeDomain()
         do {
             try PoolImage.format(base: domain.base, length: domain.length, persistence: domain.persistence,
                                  frames: config.frames, treeChildren: config.treeChildren,
-                                 uuid: [UInt8](repeating: 3, count: 16), creationTime: 3, split: true, name: "simulated pool")
+                                 uuid: [UInt8](repeating: 3, count: 16), creationTime: 3, split: true, framesZeroed: true,
+                                 name: "simulated pool")
         } catch {
             fail(["format failed: \(error)"], image: 0)
             return
@@ -414,13 +425,14 @@ public final class Explorer: @unchecked Sendable {
             result.images += 1
             var violations: [String] = []
             if !unreported.isEmpty { violations.append("stores never reported to the persistence seam in lines \(unreported)") }
-            let recovered = SimulatedDomain(copying: image, length: layout.imageLength)
+            let recovered = makeDomain(copying: image)
             let pool = try? PoolImage.open(base: recovered.base, length: recovered.length, persistence: recovered.persistence,
                                            cores: 1, name: "crash image")
             // What recovery wrote must be durable before the pool serves anything: a get served
             // on a recovered pool must not depend on repairs a second crash could undo.
             if pool != nil { violations += Self.durable(recovered, "recovery") }
             violations += judge(pool)
+            if violations.isEmpty, let pool { violations += Self.contentViolations(pool, recovered) }
             if violations.isEmpty, pool != nil, config.recoveryCrashEvery > 0, (event &+ index) % config.recoveryCrashEvery == 0 {
                 violations += crashRecovery(rng: &rng)
             }
@@ -429,6 +441,38 @@ public final class Explorer: @unchecked Sendable {
                 return
             }
         }
+    }
+
+    /// Problems of the frames' content in a recovered pool: a frame marked known zero that is not
+    /// zero, a frame held by one owner that holds another's bytes; then a get of each order for
+    /// a new holder must read zeros (no earlier holder's bytes cross to it).
+    static func contentViolations(_ pool: PoolImage<SimulatedPersistence>, _ domain: SimulatedDomain) -> [String] {
+        var v: [String] = []
+        let lower = pool.allocator.lower
+        for f in 0..<lower.geometry.frames where lower.frameTag(f) == .zeroed && domain.content(frame: f) != 0 {
+            v.append("frame \(f) is marked known zero but holds bytes of owner \(domain.content(frame: f))")
+            if v.count >= 4 { return v }
+        }
+        pool.allocator.settleAll()
+        for (run, owner) in lower.runs(owner: Owners.any, from: 0, limit: Int.max).runs {
+            for f in run.frame..<(run.frame + (1 << UInt64(run.order))) {
+                let found = domain.content(frame: f)
+                if found != 0 && found != UInt64(owner) {
+                    v.append("frame \(f) of the run \(run) held by owner \(owner) holds bytes of owner \(found)")
+                    return v
+                }
+            }
+        }
+        // A holder the pool never had: its gets must read zeros, as any new holder's.
+        for order in [0, 4, 9] {
+            guard let f = try? pool.allocator.get(order: order, core: 0, owner: Owners.zeroer - 1) else { continue }
+            for g in f..<(f + (1 << UInt64(order))) where domain.content(frame: g) != 0 {
+                v.append("a get of order \(order) after recovery handed frame \(g) with bytes of owner \(domain.content(frame: g))")
+                break
+            }
+            try? pool.allocator.put(f, order: order, core: 0, owner: Owners.zeroer - 1)
+        }
+        return v
     }
 
     /// Problems of a domain that should have nothing pending: lines not yet durable, stores
@@ -446,15 +490,15 @@ public final class Explorer: @unchecked Sendable {
     /// image, and compares with one clean recovery: the allocation state must be the same.
     func crashRecovery(rng: inout SeededRandom) -> [String] {
         result.recoveryCrashes += 1
-        let clean = SimulatedDomain(copying: image, length: layout.imageLength)
+        let clean = makeDomain(copying: image)
         guard (try? PoolImage.open(base: clean.base, length: clean.length, persistence: clean.persistence, cores: 1, name: "reference")) != nil else {
             return ["the crash image opened once but not twice"]
         }
         let events = clean.stores + clean.flushes + clean.fences
         let metadata = layout.metadataOffset..<(layout.metadataOffset + layout.metadataLength)
-        let twice = SimulatedDomain(copying: image, length: layout.imageLength)
+        let twice = makeDomain(copying: image)
         let at = Int.random(in: 1...max(1, events), using: &rng)
-        let second = UnsafeMutableRawPointer.allocate(byteCount: layout.imageLength, alignment: 4096)
+        let second = UnsafeMutableRawPointer.allocate(byteCount: domainLength, alignment: 4096)
         defer { second.deallocate() }
         var seen = 0
         var taken = false
@@ -471,7 +515,7 @@ public final class Explorer: @unchecked Sendable {
         twice.observer = nil
         guard taken else { return [] }
         if !unreported.isEmpty { return ["recovery made stores it never reported, in lines \(unreported)"] }
-        let again = SimulatedDomain(copying: second, length: layout.imageLength)
+        let again = makeDomain(copying: second)
         guard (try? PoolImage.open(base: again.base, length: again.length, persistence: again.persistence, cores: 1, name: "recovered twice")) != nil else {
             return ["a crash during recovery (at its event \(at)) left an image that does not open"]
         }

@@ -44,6 +44,9 @@ public enum BrokenStep: String, Sendable, CaseIterable {
     /// the changes made after creation (roots, quotas, temporary owners' creation and removal)
     /// must be caught on their own, not only the creations that `owner-flush` breaks first.
     case ownerChangeFlush = "owner-change-flush"
+    /// Every flush of a frame's content written by zeroing is dropped: a frame handed to a new
+    /// holder, or marked known zero, may then keep an earlier holder's bytes after a crash.
+    case zeroFlush = "zero-flush"
 }
 
 /// A persistence event, as the explorer sees it.
@@ -77,6 +80,9 @@ public final class SimulatedDomain: @unchecked Sendable {
     /// Byte ranges of the image holding the frame tags, the huge tags and the owner table (for
     /// `tag-flush` and `owner-flush`).
     public var frameTagBytes = 0..<0, hugeTagBytes = 0..<0, ownerTableBytes = 0..<0
+    /// Where the frames' content is modelled: one 64-byte line per frame from this offset (its
+    /// first word stands for the frame's bytes); nil when no content is modelled.
+    public var contentOffset: Int?
     /// Set once the workload's owners are created (``BrokenStep/ownerChangeFlush`` acts from then).
     public var ownersCreated = false
     /// While set, the scheduler does not switch threads at persistence events (code holding a
@@ -144,7 +150,7 @@ public final class SimulatedDomain: @unchecked Sendable {
         histories[line, default: []].append(Line(base + line * 64))
         if truth { unflushedTruth[thread, default: []].insert(line) }
         stores += 1
-        observer?(.store(line: line))
+        if !quiet { observer?(.store(line: line)) }
     }
 
     func flush(_ address: UnsafeMutableRawPointer) {
@@ -163,7 +169,7 @@ public final class SimulatedDomain: @unchecked Sendable {
         flushed[thread, default: [:]][line] = versions
         unflushedTruth[thread]?.remove(line)
         flushes += 1
-        observer?(.flush(line: line))
+        if !quiet { observer?(.flush(line: line)) }
     }
 
     func fence() {
@@ -193,6 +199,57 @@ public final class SimulatedDomain: @unchecked Sendable {
         flushed[thread] = [:]
         fences += 1
         observer?(.fence)
+    }
+
+    // MARK: Frame content
+
+    /// The content line of `frame`.
+    func contentLine(_ frame: UInt64) -> UnsafeMutableRawPointer? {
+        guard let contentOffset else { return nil }
+        let offset = contentOffset + Int(frame) * 64
+        precondition(offset + 64 <= length, "frame \(frame) is beyond the modelled content")
+        return base + offset
+    }
+
+    /// While set, stores and flushes are recorded without a crash point of their own.
+    var quiet = false
+
+    /// The seam's zeroing: each frame's content line is cleared, reported and flushed, as a
+    /// real memset and write-back of the frame would be. One crash point for the whole range
+    /// (after it); which of its lines a crash keeps is the crash image's choice, line by line.
+    func zero(frame: UInt64, count: Int) -> Bool {
+        guard contentOffset != nil else { return false }
+        quiet = true
+        defer {
+            quiet = false
+            observer?(.flush(line: lineIndex(contentLine(frame + UInt64(count) - 1)!)))
+        }
+        for f in frame..<(frame + UInt64(count)) {
+            let line = contentLine(f)!
+            line.initializeMemory(as: UInt8.self, repeating: 0, count: 64)
+            stored(line, truth: true)
+            if broken == .zeroFlush {
+                // Dropped: the line stays pending, never made durable by this thread's fence.
+                unflushedTruth[thread]?.remove(lineIndex(line))
+                continue
+            }
+            flush(line)
+        }
+        return true
+    }
+
+    /// A client's write into a frame it holds: `value` in the first word of its content line.
+    /// Not flushed (a client persists its data as it likes): a crash may keep it or not. No crash
+    /// point of its own.
+    public func clientWrite(frame: UInt64, value: UInt64) {
+        guard let line = contentLine(frame) else { return }
+        line.storeBytes(of: value, as: UInt64.self)
+        histories[lineIndex(line), default: []].append(Line(line))
+    }
+
+    /// The first word of `frame`'s content line as it is now (live).
+    public func content(frame: UInt64) -> UInt64 {
+        contentLine(frame)?.load(as: UInt64.self) ?? 0
     }
 
     /// Marks the start of an allocator operation (for `--break`).
@@ -264,6 +321,7 @@ public struct SimulatedPersistence: Persistence, @unchecked Sendable {
     public func stored(_ address: UnsafeMutableRawPointer, truth: Bool) { domain.stored(address, truth: truth) }
     public func flush(_ address: UnsafeMutableRawPointer) { domain.flush(address) }
     public func fence() { domain.fence() }
+    public func zero(frame: UInt64, count: Int) -> Bool { domain.zero(frame: frame, count: count) }
 }
 
 /// The scheduling hook over a ``SimulatedDomain``: a put that waits for another simulated

@@ -14,7 +14,8 @@ import LLFree
 /// root to a value made from v, `x<frame>` put of a frame nobody holds (must be refused), `d`
 /// drain, `r` close the pool and open it again (one thread), `b<count>@<k>` a batch get of `count`
 /// order-0 frames for the k-th owner and `P<n>/<count>` a batch put of up to `count` held order-0
-/// runs of one holder from the n-th held run on (both through the core's bulk path).
+/// runs of one holder from the n-th held run on (both through the core's bulk path), `z<n>` the
+/// idle zeroer's step (one free huge frame not known zero, searched from child n).
 public enum Step: Sendable, Equatable, CustomStringConvertible {
     case get(order: Int, kind: Kind, owner: Int = 0)
     case getAt(frame: UInt64, order: Int, owner: Int = 0)
@@ -31,6 +32,8 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
     /// Creates temporary owner `slot` (of 3) if it is not live, else removes it (they hold nothing).
     case churn(slot: Int)
     case doubleFree(frame: UInt64)
+    /// The idle zeroer zeroes one free huge frame, searching from child `from`.
+    case zero(from: Int)
     case drain
     case reopen
 
@@ -47,6 +50,7 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
         case .putBatch(let n, let c): return "P\(n)/\(c)"
         case .split(let n, let o, let slot): return "s\(n)/\(o)/\(slot)"
         case .doubleFree(let f): return "x\(f)"
+        case .zero(let n): return "z\(n)"
         case .drain: return "d"
         case .reopen: return "r"
         }
@@ -99,6 +103,9 @@ public enum Step: Sendable, Equatable, CustomStringConvertible {
         case "x":
             guard let f = UInt64(rest) else { return nil }
             self = .doubleFree(frame: f)
+        case "z":
+            guard let n = Int(rest), n >= 0 else { return nil }
+            self = .zero(from: n)
         case "d":
             guard rest.isEmpty else { return nil }
             self = .drain

@@ -70,6 +70,8 @@ final class Workload: @unchecked Sendable {
             return .setQuota(owner: Int.random(in: 0..<max(1, owners), using: &rng), value: Int.random(in: 0..<3, using: &rng) * 100_000)
         case 67:
             return .churn(slot: Int.random(in: 0..<3, using: &rng))
+        case 68..<70:
+            return .zero(from: Int.random(in: 0..<64, using: &rng))
         default:
             let n = Int.random(in: 0..<1 << 30, using: &rng)
             let shape = Int.random(in: 0..<5, using: &rng)
@@ -80,6 +82,18 @@ final class Workload: @unchecked Sendable {
             }
             return .put(held: n)
         }
+    }
+
+    /// What a client does with a run it got: reads it (every frame must be zero, as no earlier
+    /// holder's bytes may reach it) and writes its owner number into its first and last frame.
+    func write(_ frame: UInt64, order: Int, owner: OwnerID, _ domain: SimulatedDomain) {
+        let last = frame + (1 << UInt64(order)) - 1
+        for f in [frame, last] {
+            let found = domain.content(frame: f)
+            if found != 0 { unexpected.append("frame \(f) of a run of order \(order) got by owner \(owner) holds bytes of owner \(found)") }
+        }
+        domain.clientWrite(frame: frame, value: UInt64(owner))
+        if last != frame { domain.clientWrite(frame: last, value: UInt64(owner)) }
     }
 
     /// Runs `step` as `thread`, keeping `ledger` up to date. Steps that do not apply to the
@@ -97,14 +111,16 @@ final class Workload: @unchecked Sendable {
             ledger.inFlight[thread] = .get(order: o, kind: kind, owner: owner)
             if let frame = try? llfree.get(order: o, core: core, kind: kind, owner: owner) {
                 if !ledger.acknowledgeGet(frame, order: o, owner: owner) { unexpected.append("get(order: \(o)) returned \(frame), which a client holds") }
+                write(frame, order: o, owner: owner, domain)
             }
         case .getBatch(let count, let k):
             let owner = id(k)
             ledger.inFlight[thread] = .getBatch(count: count, owner: owner)
             var frames = [UInt64](repeating: 0, count: count)
             let (n, _) = frames.withUnsafeMutableBufferPointer { llfree.get(order: 0, core: core, kind: .fixed, owner: owner, into: $0) }
-            for frame in frames.prefix(n) where !ledger.acknowledgeGet(frame, order: 0, owner: owner) {
-                unexpected.append("a batch get returned \(frame), which a client holds")
+            for frame in frames.prefix(n) {
+                if !ledger.acknowledgeGet(frame, order: 0, owner: owner) { unexpected.append("a batch get returned \(frame), which a client holds") }
+                write(frame, order: 0, owner: owner, domain)
             }
         case .putBatch(let n, let count):
             guard let (_, _, holder) = ledger.heldRun(n) else { return }
@@ -128,6 +144,7 @@ final class Workload: @unchecked Sendable {
             ledger.inFlight[thread] = .getAt(frame: frame, order: o, owner: owner)
             if (try? llfree.get(at: frame, order: o, core: core, owner: owner)) != nil {
                 if !ledger.acknowledgeGet(frame, order: o, owner: owner) { unexpected.append("get(at: \(frame), order: \(o)) succeeded on a held frame") }
+                write(frame, order: o, owner: owner, domain)
             }
         case .wrongPut(let n, let k):
             guard owners.count > 1, let (start, o, holder) = ledger.heldRun(n) else { return }
@@ -238,6 +255,9 @@ final class Workload: @unchecked Sendable {
             if (try? llfree.put(frame, order: 0, core: core, owner: id(0), waiting: domain.waiting)) != nil {
                 unexpected.append("put(\(frame), order: 0) of a frame nobody holds was accepted")
             }
+        case .zero(let from):
+            // Holds a huge frame as the allocator's own owner while it runs: not a client's.
+            _ = llfree.zeroNext(core: core, from: from)
         case .drain:
             llfree.drain(core: core)
         case .reopen:

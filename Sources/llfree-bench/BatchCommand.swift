@@ -4,6 +4,9 @@
 // per batch either way). The bulk path takes up to 64 frames of one bitfield row with one
 // compare-and-swap and frees the frames of one row with one; the frame-by-frame path does one
 // compare-and-swap per frame (and one counter update and one reservation update per frame).
+// The frames a round frees are made known zero again by the idle zeroer before the next round,
+// off the clock, so the rows measure the allocator in the state the daemon's idle zeroer keeps
+// (what a get costs when it must zero is `llfree-bench zero`).
 
 import ArgumentParser
 import Foundation
@@ -100,6 +103,7 @@ struct BatchCommand: ParsableCommand {
             done += n
         }
         let t2 = clock.now
+        ZeroCommand.zeroAll(a)
         return (ns(t1 - t0) / Double(max(got, 1)), ns(t2 - t1) / Double(max(got, 1)))
     }
 

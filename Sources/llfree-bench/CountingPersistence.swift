@@ -41,6 +41,7 @@ struct CountingPersistence: BenchPersistence, @unchecked Sendable {
     func fence() {
         counter(2).wrappingIncrement(ordering: .relaxed)
     }
+    func zero(frame: UInt64, count: Int) -> Bool { false }
 
     func counts() -> PersistenceCounts? {
         PersistenceCounts(stored: counter(0).load(ordering: .relaxed),

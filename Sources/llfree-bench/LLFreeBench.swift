@@ -9,6 +9,6 @@ struct LLFreeBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "llfree-bench",
         abstract: "Benchmarks of LLFree and llfreed. Run the release build.",
-        subcommands: [PaperCommand.self, RecoveryCommand.self, PersistentCommand.self, RequestPathCommand.self, BatchCommand.self],
+        subcommands: [PaperCommand.self, RecoveryCommand.self, PersistentCommand.self, RequestPathCommand.self, BatchCommand.self, ZeroCommand.self],
         defaultSubcommand: PaperCommand.self)
 }

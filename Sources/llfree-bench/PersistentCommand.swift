@@ -65,7 +65,7 @@ struct PersistentCommand: ParsableCommand {
 
         // One store+flush+fence, and store+flush alone, on lines of the pool's frames area.
         let lines = 1 << 16
-        let fence = Self.fenceCost(pool.frames!, lines: lines, iterations: 1 << 20)
+        let fence = Self.fenceCost(pool.frames, lines: lines, iterations: 1 << 20)
 
         // The volatile allocator over the same geometry, in ordinary memory.
         let geometry = pool.header.geometry
@@ -126,7 +126,9 @@ struct PersistentCommand: ParsableCommand {
     }
 
     /// Bulk gets then puts of order 0 and 9 (one fence each), and get+put pairs of one frame,
-    /// for `owner` (``Owners/any`` without owners).
+    /// for `owner` (``Owners/any`` without owners). Before each timed phase the idle zeroer
+    /// (off the clock) makes every free frame known zero, as the daemon's keeps them while idle:
+    /// these rows measure the allocator, `llfree-bench zero` what a get pays when it must zero.
     static func workload<P: Persistence>(_ a: LLFree<P>, owner: OwnerID = Owners.any) -> Figures {
         let clock = ContinuousClock()
         var f = Figures()
@@ -135,6 +137,7 @@ struct PersistentCommand: ParsableCommand {
         let taken = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(baseCount, hugeCount))
         defer { taken.deallocate() }
         for (order, count) in [(0, baseCount), (Geometry.hugeOrder, hugeCount)] {
+            ZeroCommand.zeroAll(a)
             var start = clock.now
             for i in 0..<count { taken[i] = try! a.get(order: order, core: 0, owner: owner) }
             let get = ns(clock.now - start) / Double(count)

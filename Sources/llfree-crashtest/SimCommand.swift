@@ -25,7 +25,9 @@ struct SimCommand: ParsableCommand {
         unacknowledged root: old or new); every allocated frame is listed by runs(of:) of exactly \
         one live persistent owner and held(by:) equals what is listed; every acknowledged get of a \
         persistent owner is still held by it, every get not acknowledged is free or its owner's, \
-        every acknowledged put is free; ephemeral owners hold nothing. Leaked frames (allocated and \
+        every acknowledged put is free; ephemeral owners hold nothing. No data crosses owners: a \
+        frame marked known zero reads zero, a frame held by one owner holds no other owner's \
+        bytes, and a get on the recovered pool reads zeros. Leaked frames (allocated and \
         listed by no live persistent owner, or listed where the clients were told free) are \
         violations. Exit 0: no violation; 1: a violation (printed with a replay command). Last \
         lines: `leaked: N` (always 0 without a violation) and `crash images: N, violations: V`.
@@ -34,7 +36,7 @@ struct SimCommand: ParsableCommand {
         every operation), fence (the first fence of every operation), tag-flush (every flush of the \
         frame-tag and huge-tag areas), owner-flush (every flush of the owner table), owner-change-flush \
         (every flush of the owner table once the workload's owners exist: roots, quotas, temporary \
-        owners).
+        owners), zero-flush (every flush of frame content that zeroing wrote).
         """)
 
     @Option(help: "Seed of the workload, the crash images and the schedule; several seeds run one after another from it.")
@@ -55,7 +57,7 @@ struct SimCommand: ParsableCommand {
     @Option(help: "Crash model: adr (only flushed+fenced lines are sure to survive), eadr or process.")
     var mode: String = "adr"
 
-    @Option(name: .customLong("break"), help: "Remove a persistence step to prove the harness fails: flush, fence, tag-flush, owner-flush or owner-change-flush.")
+    @Option(name: .customLong("break"), help: "Remove a persistence step to prove the harness fails: flush, fence, tag-flush, owner-flush, owner-change-flush or zero-flush.")
     var broken: String?
 
     @Option(help: "Crash images per crash point (small windows are enumerated exhaustively).")

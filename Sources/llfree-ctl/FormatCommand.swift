@@ -24,7 +24,7 @@ struct FormatCommand: ParsableCommand {
     @Option(help: "Durability of the format itself: auto, cpu-cache or msync.")
     var durability: DurabilityRequest = .automatic
 
-    @Option(help: "Owners the pool's owner table holds, 1...4095 (256 bytes each; fixed at format).")
+    @Option(help: "Owners the pool's owner table holds, 1...4094 (256 bytes each; fixed at format).")
     var owners: Int = PoolLayout.defaultOwnerCapacity
 
     @Option(help: ArgumentHelp("Put the frames in a frames object of their own at this path (a split pool).", valueName: "path"))

@@ -87,6 +87,9 @@ struct LLFreed: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Metrics endpoint: off, HOST:PORT (e.g. 127.0.0.1:9464) or a Unix socket path (metrics.listen; default off).", valueName: "address"))
     var metricsListen: String?
 
+    @Option(help: ArgumentHelp("Percent of one CPU the idle zeroer may use to zero free huge frames while no request is served, 0...100 (zero.cpu; default 10; 0: off, frames are zeroed when a get takes them).", valueName: "percent"))
+    var zeroCPU: String?
+
     /// The flags given, as configuration text by setting.
     var commandLine: [SettingKey: [String]] {
         var values: [SettingKey: [String]] = [:]
@@ -94,6 +97,7 @@ struct LLFreed: AsyncParsableCommand {
             (.poolPath, pool), (.poolFrames, frames), (.poolCreate, create.map { "\($0)" }), (.poolSize, size), (.poolTreeChildren, treeChildren),
             (.poolDurability, durability), (.socketPath, socket), (.socketMode, socketMode), (.socketGroup, socketGroup),
             (.threads, threads), (.pin, pin.map { "\($0)" }), (.logLevel, logLevel), (.logFormat, logFormat), (.metricsListen, metricsListen),
+            (.zeroCPU, zeroCPU),
         ]
         for (key, value) in scalars { if let value { values[key] = [value] } }
         if !allowUIDs.isEmpty { values[.accessUIDs] = allowUIDs }

@@ -68,6 +68,7 @@ struct WordRecordingPersistence: Persistence {
     func stored(_ address: UnsafeMutableRawPointer, truth: Bool) { log.events.append(.store(log.offset(address))) }
     func flush(_ address: UnsafeMutableRawPointer) { log.events.append(.flush(log.offset(address) / 64)) }
     func fence() { log.events.append(.fence) }
+    func zero(frame: UInt64, count: Int) -> Bool { false }
 }
 
 @Suite struct OwnerTableTests {

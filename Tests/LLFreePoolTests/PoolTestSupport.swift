@@ -132,6 +132,7 @@ struct RecordingPersistence: Persistence {
         log.flushed.removeAll()
     }
 
+    func zero(frame: UInt64, count: Int) -> Bool { false }
 }
 
 /// The built llfree-ctl next to the test bundle, or nil.

@@ -44,7 +44,7 @@ import LLFreeTestSupport
         #expect(r.failures.map(\.description) == [])
     }
 
-    @Test(arguments: [BrokenStep.flush, .fence, .tagFlush, .ownerFlush, .ownerChangeFlush])
+    @Test(arguments: [BrokenStep.flush, .fence, .tagFlush, .ownerFlush, .ownerChangeFlush, .zeroFlush])
     func removingAPersistenceStepIsFound(step: BrokenStep) async throws {
         var config = ExplorerConfig()
         config.seed = 41
@@ -74,7 +74,7 @@ import LLFreeTestSupport
                              .split(held: 2, order: 1, slot: 33), .doubleFree(frame: 5), .drain,
                              .get(order: 0, kind: .huge, owner: 3), .getAt(frame: 8, order: 2, owner: 1),
                              .wrongPut(held: 4, other: 1), .setRoot(owner: 2, value: 99), .setQuota(owner: 1, value: 200_000),
-                             .churn(slot: 2)]
+                             .churn(slot: 2), .zero(from: 13)]
         #expect(Step.script(steps.map(\.description).joined(separator: " ")) == steps)
         #expect(Step.script("g3q") == nil)
         #expect(Step.script("g3f@x") == nil)

@@ -14,6 +14,7 @@ final class StoreCounter: Persistence, @unchecked Sendable {
     func stored(_ address: UnsafeMutableRawPointer, truth: Bool) { if truth { truthStores += 1 } else { counterStores += 1 } }
     func flush(_ address: UnsafeMutableRawPointer) {}
     func fence() { fences += 1 }
+    func zero(frame: UInt64, count: Int) -> Bool { false }
 }
 
 @Suite struct BulkTests {

@@ -25,6 +25,7 @@ struct InterferingPersistence: Persistence {
     }
     func flush(_ address: UnsafeMutableRawPointer) { recorder.events.append(.flush) }
     func fence() { recorder.events.append(.fence) }
+    func zero(frame: UInt64, count: Int) -> Bool { false }
 }
 
 @Suite struct UndoPathTests {
