@@ -158,7 +158,7 @@ let package = Package(
         // The persistent pool: on-media format, libpmem mapping, flush/fence discipline, recovery.
         .target(
             name: "LLFreePool",
-            dependencies: ["LLFree", "CLibPmem", "CPendingLines", "SystemCalls", .product(name: "Atomics", package: "swift-atomics"),
+            dependencies: ["LLFree", "CLibPmem", "CPendingLines", "CLinuxShims", "SystemCalls", .product(name: "Atomics", package: "swift-atomics"),
                            .product(name: "SystemPackage", package: "swift-system")]
         ),
         .testTarget(name: "LLFreePoolTests", dependencies: ["LLFreePool", "LLFree", .product(name: "Atomics", package: "swift-atomics")]),

@@ -1,6 +1,8 @@
 // Definitions for CLinuxShims.h, compiled with _GNU_SOURCE so that glibc declares struct ucred.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -76,4 +78,17 @@ long llfree_recv_with_fd(int socket, void *data, unsigned long length, int *fd) 
         }
     }
     return (long)n;
+}
+
+int llfree_punch_hole(int fd, int64_t offset, int64_t length) {
+    for (;;) {
+        if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length) == 0) return 0;
+        if (errno != EINTR) return errno;
+    }
+}
+
+int llfree_has_data(int fd, int64_t offset, int64_t length) {
+    off_t data = lseek(fd, (off_t)offset, SEEK_DATA);
+    if (data < 0) return errno == ENXIO ? 0 : -errno;  /* ENXIO: no data from offset to the end */
+    return data < (off_t)(offset + length) ? 1 : 0;
 }

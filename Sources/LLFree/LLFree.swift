@@ -225,6 +225,13 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
     /// - Throws: ``LLFreeError/notFree(frame:order:)`` if any of it is allocated.
     @inlinable
     public func get(at frame: UInt64, order: Int, core: Int, owner: OwnerID = Owners.any) throws(LLFreeError) {
+        try get(at: frame, order: order, core: core, owner: owner, zeroing: true)
+    }
+
+    /// ``get(at:order:core:owner:)``; `zeroing` false leaves a huge run's content unwritten
+    /// (the idle zeroer's take, which zeroes or reclaims the frame itself).
+    @inlinable
+    func get(at frame: UInt64, order: Int, core: Int, owner: OwnerID, zeroing: Bool) throws(LLFreeError) {
         try check(frame: frame, order: order)
         guard core >= 0, core < cores else { throw badCore(core) }
         try check(owner: owner)
@@ -253,7 +260,7 @@ public final class LLFree<P: Persistence>: @unchecked Sendable {
             if holder == nil { global = takeGlobal(t, n) }
         }
         if holder == nil && !global { throw .notFree(frame: frame, order: order) }
-        guard lower.get(at: frame, order: order, owner: owner) else {
+        guard lower.get(at: frame, order: order, owner: owner, zeroing: zeroing) else {
             if let holder { giveBack(holder.core, holder.kind, tree: t, n) } else { treeAdd(t, n) }
             throw .notFree(frame: frame, order: order)
         }

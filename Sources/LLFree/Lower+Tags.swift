@@ -139,9 +139,9 @@ extension Lower {
     /// Tags the huge run of 2^span children from `start`, just taken (a get), as held by `owner`;
     /// zeroes what of it is not known to be zero first, fenced before the tag.
     @inlinable @inline(__always)
-    func tagHuge(_ start: Int, span: Int, owner: OwnerID) {
+    func tagHuge(_ start: Int, span: Int, owner: OwnerID, zeroing: Bool = true) {
         guard hugeTags != nil else { return }
-        if zeroUnlessZeroed(huge: start, span: span) { p.fence() }
+        if zeroing && zeroUnlessZeroed(huge: start, span: span) { p.fence() }
         hugeTagWord(start).store(HugeTag(owner: owner, span: span).raw, ordering: .releasing)
         p.stored(hugeTagLine(start), truth: true)
         p.flush(hugeTagLine(start))

@@ -144,8 +144,10 @@ public struct Lower<P: Persistence> {
     }
 
     /// Allocates exactly the run of 2^order frames at `frame` if it is free. Does not fence.
+    /// `zeroing` false (the idle zeroer, which zeroes or reclaims the frame itself) leaves a
+    /// huge run's content and known-zero marks as they are.
     @inlinable
-    func get(at frame: UInt64, order: Int, owner: OwnerID) -> Bool {
+    func get(at frame: UInt64, order: Int, owner: OwnerID, zeroing: Bool = true) -> Bool {
         let child = Int(frame / UInt64(Geometry.childFrames))
         if order < Geometry.hugeOrder {
             let n = 1 << order
@@ -158,7 +160,7 @@ public struct Lower<P: Persistence> {
             return false
         }
         guard takeHuge(start: child, span: order - Geometry.hugeOrder) else { return false }
-        tagHuge(child, span: order - Geometry.hugeOrder, owner: owner)
+        tagHuge(child, span: order - Geometry.hugeOrder, owner: owner, zeroing: zeroing)
         return true
     }
 

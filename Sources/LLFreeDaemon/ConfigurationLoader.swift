@@ -326,10 +326,17 @@ public enum ConfigurationLoader {
         }
         shown[.zeroCPU] = "\(zeroCPU)"
 
+        var zeroReserve: UInt64 = 256 << 20
+        if let value = text(.zeroReserve) {
+            do { zeroReserve = try SizeParser.parse(value) } catch { throw fail(.zeroReserve, value) }
+        }
+        shown[.zeroReserve] = SizeParser.format(zeroReserve)
+
         return DaemonSettings(
             poolPath: poolPath, poolFrames: poolFrames, poolCreate: poolCreate, poolSize: poolSize, treeChildren: treeChildren, durability: durability,
             socketPath: socketPath, socketMode: socketMode, socketGroup: socketGroup, threads: threads, pin: pin, allowUIDs: uids,
-            allowGIDs: gids, readOnlyUIDs: readOnlyUIDs, readOnlyGIDs: readOnlyGIDs, logLevel: logLevel, logFormat: logFormat, metricsListen: metrics, zeroCPU: zeroCPU, configFile: file,
+            allowGIDs: gids, readOnlyUIDs: readOnlyUIDs, readOnlyGIDs: readOnlyGIDs, logLevel: logLevel, logFormat: logFormat, metricsListen: metrics, zeroCPU: zeroCPU,
+            zeroReserve: zeroReserve, configFile: file,
             sources: allSources, texts: shown)
     }
 

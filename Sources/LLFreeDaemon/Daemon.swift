@@ -99,7 +99,8 @@ public enum Daemon {
         do throws(DaemonError) {
             let service = try ServiceMaker(pool: description, configuration: options.server, metrics: metrics,
                                            heartbeat: heartbeat, logger: logger, ready: ready, stopping: stopping,
-                                           zeroCPU: options.zeroCPU).make(pool.allocator)
+                                           zeroCPU: options.zeroCPU, reclaimer: pool.reclaimer,
+                                           zeroReserve: options.zeroReserve).make(pool.allocator)
             let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             do {
                 try await group.run()

@@ -59,11 +59,16 @@ public struct DaemonOptions: Sendable {
     public var watchdogInterval: Duration?
     /// Percent of one CPU the idle zeroer may use while no request is served (0: off).
     public var zeroCPU: Int
+    /// Bytes of free huge frames the idle zeroer keeps in memory; beyond them it returns free huge
+    /// frames to the host (punched holes).
+    public var zeroReserve: UInt64
 
     public init(poolPath: String, frames: FramesPlacement = .auto, create: Bool = false, size: UInt64? = nil, treeChildren: Int = Geometry.defaultTreeChildren,
                 durability: DurabilityRequest = .automatic, server: ServerConfiguration, metrics: MetricsListen? = nil,
-                notifier: SystemdNotifier? = nil, watchdogInterval: Duration? = nil, zeroCPU: Int = 10) {
+                notifier: SystemdNotifier? = nil, watchdogInterval: Duration? = nil, zeroCPU: Int = 10,
+                zeroReserve: UInt64 = 256 << 20) {
         self.zeroCPU = zeroCPU
+        self.zeroReserve = zeroReserve
         self.poolPath = poolPath
         self.frames = frames
         self.create = create

@@ -46,6 +46,8 @@ public struct DaemonSettings: Sendable {
     public var metricsListen: MetricsListen?
     /// Percent of one CPU the idle zeroer may use (0: off).
     public var zeroCPU: Int
+    /// Bytes of free huge frames kept in memory; the idle zeroer punches out the rest.
+    public var zeroReserve: UInt64
     /// The configuration file read, if any.
     public var configFile: String?
     /// Where each setting came from.
@@ -68,7 +70,7 @@ public struct DaemonSettings: Sendable {
                       server: ServerConfiguration(socketPath: socketPath, socketMode: socketMode, threads: threads,
                                                   access: accessPolicy(ownUID: ownUID), socketGroup: socketGroup,
                                                   pinLoops: pin),
-                      metrics: metricsListen, zeroCPU: zeroCPU)
+                      metrics: metricsListen, zeroCPU: zeroCPU, zeroReserve: zeroReserve)
     }
 
     /// The effective configuration as a YAML configuration file, each value commented with its source.

@@ -20,13 +20,14 @@ public struct ServerService<A: FrameAllocator>: Service {
     /// Settles the next tree's owner tags, false when none is left (``LLFree/settleNext()``):
     /// run in the background from readiness on. nil for a pool without owners.
     public let settle: (@Sendable () -> Bool)?
-    /// The idle zeroer (``LLFree/zeroNext(core:from:)``) and the percent of one CPU it may use;
-    /// nil for a pool without owners or with `zero.cpu` 0.
-    public let zero: (step: @Sendable (Int) -> Int?, percent: Int)?
+    /// The idle zeroer's step (one free huge frame zeroed or reclaimed; false when nothing is
+    /// left) and the percent of one CPU it may use; nil for a pool without owners or with
+    /// `zero.cpu` 0.
+    public let zero: (step: @Sendable () -> Bool, percent: Int)?
 
     public init(server: LLFreeServer<A>, endpoint: MetricsEndpoint? = nil, heartbeat: Heartbeat? = nil,
                 ready: @escaping @Sendable () -> Void = {}, stopping: @escaping @Sendable () -> Void = {},
-                settle: (@Sendable () -> Bool)? = nil, zero: (step: @Sendable (Int) -> Int?, percent: Int)? = nil) {
+                settle: (@Sendable () -> Bool)? = nil, zero: (step: @Sendable () -> Bool, percent: Int)? = nil) {
         self.settle = settle
         self.zero = zero
         self.server = server
@@ -40,11 +41,10 @@ public struct ServerService<A: FrameAllocator>: Service {
     /// for as long as the zeroing took times (100 - percent) / percent, so it uses at most
     /// `percent` of one CPU; any request served during a pause makes it wait until a pause
     /// passes without one. When nothing is left to zero it looks again every second.
-    static func zeroWhileIdle(_ server: LLFreeServer<A>, _ step: (Int) -> Int?, percent: Int) async {
+    static func zeroWhileIdle(_ server: LLFreeServer<A>, _ step: () -> Bool, percent: Int) async {
         let clock = ContinuousClock()
         let idle = Duration.milliseconds(10)
         var pause = idle
-        var cursor = 0
         while !Task.isCancelled {
             let before = server.counters.total(.operations)
             try? await Task.sleep(for: pause)
@@ -54,11 +54,10 @@ public struct ServerService<A: FrameAllocator>: Service {
                 continue
             }
             let start = clock.now
-            guard let child = step(cursor) else {
+            guard step() else {
                 pause = .seconds(1)
                 continue
             }
-            cursor = child + 1
             server.counters.zeroedHuge.wrappingIncrement(ordering: .relaxed)
             pause = max((clock.now - start) * (Double(100 - percent) / Double(percent)), .microseconds(100))
         }

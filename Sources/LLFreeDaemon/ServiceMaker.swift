@@ -21,23 +21,28 @@ struct ServiceMaker {
     let stopping: @Sendable () -> Void
     /// Percent of one CPU for the idle zeroer (0: off).
     let zeroCPU: Int
+    /// Punches free huge frames out of the frames file (nil: a device, zeros are written).
+    let reclaimer: FramesReclaimer?
+    /// Bytes of free huge frames the idle zeroer keeps populated.
+    let zeroReserve: UInt64
 
     /// The service for `allocator`, through its persistence type's concrete allocator class.
     func make(_ allocator: PoolAllocator) throws(DaemonError) -> any Service {
         switch allocator {
         case .pmem(let image):
-            let llfree = image.allocator
-            return try make(PmemAllocator(llfree), owners: image.owners, settle: llfree.settleNext,
-                            zero: { llfree.zeroNext(core: 0, from: $0) })
+            let zeroer = IdleZeroer(image.allocator, reclaimer: reclaimer, reserveBytes: zeroReserve)
+            return try make(PmemAllocator(image.allocator), owners: image.owners, settle: image.allocator.settleNext,
+                            zero: zeroer.step, census: zeroer.snapshot)
         case .msync(let image):
-            let llfree = image.allocator
-            return try make(MsyncAllocator(llfree), owners: image.owners, settle: llfree.settleNext,
-                            zero: { llfree.zeroNext(core: 0, from: $0) })
+            let zeroer = IdleZeroer(image.allocator, reclaimer: reclaimer, reserveBytes: zeroReserve)
+            return try make(MsyncAllocator(image.allocator), owners: image.owners, settle: image.allocator.settleNext,
+                            zero: zeroer.step, census: zeroer.snapshot)
         }
     }
 
     private func make<A: FrameAllocator>(_ served: A, owners: (any OwnerStore)?, settle: @escaping @Sendable () -> Bool,
-                                         zero: @escaping @Sendable (Int) -> Int?) throws(DaemonError) -> any Service {
+                                         zero: @escaping @Sendable () -> Bool,
+                                         census: @escaping @Sendable () -> (populated: Int, reclaimed: Int)) throws(DaemonError) -> any Service {
         do {
             var configuration = self.configuration
             configuration.metrics = metrics?.metrics
@@ -50,6 +55,7 @@ struct ServiceMaker {
                 MetricsEndpoint(listen: listen, logger: logger) {
                     serverMetrics.refresh(frames: allocator.geometry.frames, freeFrames: allocator.freeFrames,
                                           freeHugeFrames: allocator.freeHugeFrames, counters: counters)
+                    if owners != nil { serverMetrics.refreshHuge(census()) }
                     if let owners = server.owners {
                         serverMetrics.refreshOwners(owners.store.owners.map {
                             ($0.name, "\($0.lifetime)", allocator.held(by: $0.id), $0.quota, owners.connections(of: $0.id))

@@ -47,6 +47,15 @@ public final class Pool: @unchecked Sendable {
     /// The path of the object holding the frames: the frames object, or the pool file.
     public var framesPath: String { framesObject?.path ?? path }
 
+    /// Returns free huge frames to the host by punching holes into the file holding the frames;
+    /// nil for a device DAX device, which cannot punch (freed frames are zeroed by writing).
+    public var reclaimer: FramesReclaimer? {
+        if let framesObject {
+            return framesObject.isDevice ? nil : FramesReclaimer(fd: framesObject.readWrite.rawValue, framesOffset: header.layout.framesOffset, path: framesObject.path)
+        }
+        return poolDescriptors.map { FramesReclaimer(fd: $0.readWrite.rawValue, framesOffset: header.layout.framesOffset, path: path) }
+    }
+
     /// The descriptor a client receives for the frames: read-write or read-only. It reaches only
     /// frames in a split pool, the whole pool file otherwise. Valid until ``close()``; the
     /// caller passes it on (SCM_RIGHTS duplicates it) and does not close it.

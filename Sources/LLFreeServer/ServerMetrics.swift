@@ -36,6 +36,8 @@ public final class ServerMetrics: Sendable {
     let accepted: Counter
     let refused: Counter
     let zeroedHuge: Counter
+    let populatedHuge: Gauge
+    let reclaimedHuge: Gauge
     /// What `accepted`, `refused` and `zeroedHuge` last reported, to add only the difference.
     private let reported = NIOLockedValueBox<(accepted: UInt64, refused: UInt64, zeroed: UInt64)>((0, 0, 0))
 
@@ -56,6 +58,8 @@ public final class ServerMetrics: Sendable {
         accepted = Counter(label: "llfreed_clients_accepted_total", factory: factory)
         refused = Counter(label: "llfreed_clients_refused_total", factory: factory)
         zeroedHuge = Counter(label: "llfreed_zeroed_huge_frames_total", factory: factory)
+        populatedHuge = Gauge(label: "llfreed_free_huge_frames_populated", factory: factory)
+        reclaimedHuge = Gauge(label: "llfreed_free_huge_frames_reclaimed", factory: factory)
     }
 
     /// Counts a served request by its operation and result, and records how long it took.
@@ -134,6 +138,13 @@ public final class ServerMetrics: Sendable {
         if delta.0 > 0 { accepted.increment(by: Int64(clamping: delta.0)) }
         if delta.1 > 0 { refused.increment(by: Int64(clamping: delta.1)) }
         if delta.2 > 0 { zeroedHuge.increment(by: Int64(clamping: delta.2)) }
+    }
+
+    /// Free huge frames whose memory is populated, and those returned to the host (holes in the
+    /// frames file), from the idle zeroer's census.
+    public func refreshHuge(_ census: (populated: Int, reclaimed: Int)) {
+        populatedHuge.record(census.populated)
+        reclaimedHuge.record(census.reclaimed)
     }
 
     /// Per-owner usage: `llfreed_owner_frames{owner="NAME",kind="persistent"}` (frames held),

@@ -47,6 +47,9 @@ public enum BrokenStep: String, Sendable, CaseIterable {
     /// Every flush of a frame's content written by zeroing is dropped: a frame handed to a new
     /// holder, or marked known zero, may then keep an earlier holder's bytes after a crash.
     case zeroFlush = "zero-flush"
+    /// A reclaimed (punched) huge frame's hole is not made durable: after a crash its frames,
+    /// marked known zero, may read their old bytes again.
+    case punchSync = "punch-sync"
 }
 
 /// A persistence event, as the explorer sees it.
@@ -236,6 +239,29 @@ public final class SimulatedDomain: @unchecked Sendable {
             flush(line)
         }
         return true
+    }
+
+    /// A hole punched over `count` frames from `frame` and synced (the idle zeroer's reclaim): their
+    /// content is zero, live and durable at once, as fallocate and fdatasync leave a file. One
+    /// crash point after it. With ``BrokenStep/punchSync`` the zeros are only pending.
+    public func punch(frame: UInt64, count: Int) {
+        guard contentOffset != nil else { return }
+        for f in frame..<(frame + UInt64(count)) {
+            let line = contentLine(f)!
+            let index = lineIndex(line)
+            line.initializeMemory(as: UInt8.self, repeating: 0, count: 64)
+            if broken == .punchSync {
+                histories[index, default: []].append(Line(line))
+                continue
+            }
+            (durable + index * 64).initializeMemory(as: UInt8.self, repeating: 0, count: 64)
+            histories[index] = nil
+            for (thread, var lines) in flushed where lines[index] != nil {
+                lines[index] = nil
+                flushed[thread] = lines
+            }
+        }
+        observer?(.store(line: lineIndex(contentLine(frame + UInt64(count) - 1)!)))
     }
 
     /// A client's write into a frame it holds: `value` in the first word of its content line.

@@ -256,8 +256,16 @@ final class Workload: @unchecked Sendable {
                 unexpected.append("put(\(frame), order: 0) of a frame nobody holds was accepted")
             }
         case .zero(let from):
-            // Holds a huge frame as the allocator's own owner while it runs: not a client's.
-            _ = llfree.zeroNext(core: core, from: from)
+            // Holds a huge frame as the allocator's own owner while it runs: not a client's. An
+            // odd `from` reclaims (punches) what it takes, known zero or not; an even one writes
+            // zeros over what is not known zero.
+            let reclaim = from % 2 == 1
+            _ = llfree.zeroNext(core: core, from: from, choose: { _, knownZero in
+                reclaim ? .reclaim : knownZero ? .skip : .write
+            }, reclaim: { child in
+                domain.punch(frame: UInt64(child * Geometry.childFrames), count: Geometry.childFrames)
+                return true
+            })
         case .drain:
             llfree.drain(core: core)
         case .reopen:

@@ -90,6 +90,9 @@ struct LLFreed: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Percent of one CPU the idle zeroer may use to zero free huge frames while no request is served, 0...100 (zero.cpu; default 10; 0: off, frames are zeroed when a get takes them).", valueName: "percent"))
     var zeroCPU: String?
 
+    @Option(help: ArgumentHelp("Free huge frames kept in memory, as a size (zero.reserve; default 256M); the idle zeroer returns free huge frames beyond it to the host by punching holes into the frames file.", valueName: "size"))
+    var zeroReserve: String?
+
     /// The flags given, as configuration text by setting.
     var commandLine: [SettingKey: [String]] {
         var values: [SettingKey: [String]] = [:]
@@ -97,7 +100,7 @@ struct LLFreed: AsyncParsableCommand {
             (.poolPath, pool), (.poolFrames, frames), (.poolCreate, create.map { "\($0)" }), (.poolSize, size), (.poolTreeChildren, treeChildren),
             (.poolDurability, durability), (.socketPath, socket), (.socketMode, socketMode), (.socketGroup, socketGroup),
             (.threads, threads), (.pin, pin.map { "\($0)" }), (.logLevel, logLevel), (.logFormat, logFormat), (.metricsListen, metricsListen),
-            (.zeroCPU, zeroCPU),
+            (.zeroCPU, zeroCPU), (.zeroReserve, zeroReserve),
         ]
         for (key, value) in scalars { if let value { values[key] = [value] } }
         if !allowUIDs.isEmpty { values[.accessUIDs] = allowUIDs }

@@ -112,3 +112,44 @@ import Glibc
         "/tmp/llfreed-zero-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
     }
 }
+
+@Suite struct ReclaimTests {
+    /// Bytes the file at `path` occupies (st_blocks).
+    static func allocated(_ path: String) -> Int {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return -1 }
+        return Int(st.st_blocks) * 512
+    }
+
+    @Test func freedHugeFramesBeyondTheReserveGoBackToTheHostAndReadAsZeros() throws {
+        // On tmpfs, as the issue asks (a DAX file system punches the same way).
+        let shm = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm/llfreed-reclaim-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" : nil
+        let daemon = try DaemonProcess(directory: shm, size: "64M", extra: ["--zero-cpu", "100", "--zero-reserve", "8M"])
+        defer { daemon.remove() }
+        let frames = daemon.pool + ".frames"
+        let a = BlockingLLFreeClient(socketPath: daemon.socket, owner: OwnerAttachment(name: "a"))
+        defer { a.close() }
+        let mapper = try FrameMapper(try a.frames())
+        let huge = try a.get(order: 9, count: 32).frames
+        #expect(huge.count == 32, "the whole pool in huge frames")
+        try DaemonZeroingTests.fill(mapper, huge, order: 9, with: 0x7E)
+        let full = Self.allocated(frames)
+        #expect(full >= 64 << 20, "writing every frame populated the frames file (\(full) bytes)")
+        _ = try a.put(order: 9, frames: huge)
+        // Wait, bounded, for the idle zeroer to punch out all but the reserve.
+        let deadline = Date().addingTimeInterval(60)
+        var now = full
+        while Date() < deadline {
+            now = Self.allocated(frames)
+            if now <= (8 << 20) + (64 << 10) { break }
+            usleep(20_000)
+        }
+        #expect(now <= (8 << 20) + (64 << 10), "the frames file still takes \(now) bytes, not the 8 MiB reserve (and its header)")
+        // A get of a reclaimed huge frame reads zeros; so does every other one.
+        let b = BlockingLLFreeClient(socketPath: daemon.socket, owner: OwnerAttachment(name: "b"))
+        defer { b.close() }
+        let again = try b.get(order: 9, count: 32).frames
+        #expect(again.count == 32)
+        #expect(try DaemonZeroingTests.dirty(try FrameMapper(try b.frames()), again, order: 9).isEmpty)
+    }
+}

@@ -44,7 +44,7 @@ import LLFreeTestSupport
         #expect(r.failures.map(\.description) == [])
     }
 
-    @Test(arguments: [BrokenStep.flush, .fence, .tagFlush, .ownerFlush, .ownerChangeFlush, .zeroFlush])
+    @Test(arguments: [BrokenStep.flush, .fence, .tagFlush, .ownerFlush, .ownerChangeFlush, .zeroFlush, .punchSync])
     func removingAPersistenceStepIsFound(step: BrokenStep) async throws {
         var config = ExplorerConfig()
         config.seed = 41

@@ -38,4 +38,13 @@ long llfree_send_with_fd(int socket, const void *data, unsigned long length, int
 /// Returns the bytes received (0: the peer closed), or -errno.
 long llfree_recv_with_fd(int socket, void *data, unsigned long length, int *fd);
 
+/// Returns the `length` bytes at `offset` of file `fd` to its file system: fallocate with
+/// FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE (the range then reads as zeros, the size is kept).
+/// Returns 0, or the errno value of the failure (EOPNOTSUPP where the file system cannot punch).
+int llfree_punch_hole(int fd, int64_t offset, int64_t length);
+
+/// Whether the `length` bytes at `offset` of file `fd` hold any allocated data (lseek with
+/// SEEK_DATA): 1 if some do, 0 if the range is a hole, or -errno.
+int llfree_has_data(int fd, int64_t offset, int64_t length);
+
 #endif

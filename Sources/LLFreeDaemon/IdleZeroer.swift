@@ -1,0 +1,72 @@
+// The daemon's idle zeroer: one free huge frame at a time, while no request is served (the pacing
+// is ServerService's), it makes free huge frames known zero, and returns to the host those beyond
+// the reserve (`zero.reserve`): a free huge frame that is populated while more than the reserve
+// are is punched out; one not known zero is punched when the reserve is full, else written with
+// zeros. It keeps a census of the free huge frames (populated, reclaimed) for the metrics.
+
+import Atomics
+import LLFree
+import LLFreePool
+
+/// Makes free huge frames known zero and reclaims those beyond the reserve.
+final class IdleZeroer<P: Persistence>: @unchecked Sendable {
+    let llfree: LLFree<P>
+    /// nil where the frames cannot be punched (a device DAX device): only zeros are written.
+    let reclaimer: FramesReclaimer?
+    /// Free huge frames kept populated.
+    let reserve: Int
+    /// Free huge frames populated and reclaimed, as of the last census.
+    let populated = ManagedAtomic<Int>(0)
+    let reclaimed = ManagedAtomic<Int>(0)
+    /// Only the zeroing task runs ``step()``; these are its own.
+    private var cursor = 0
+    private var populatedFree = 0
+    private var sinceCensus = 0
+
+    init(_ llfree: LLFree<P>, reclaimer: FramesReclaimer?, reserveBytes: UInt64) {
+        self.llfree = llfree
+        self.reclaimer = reclaimer
+        self.reserve = Int(reserveBytes / UInt64(Geometry.childFrames * Geometry.frameSize))
+    }
+
+    /// Free huge frames that are populated and reclaimed (a hole), counted now; from any thread.
+    func snapshot() -> (populated: Int, reclaimed: Int) {
+        let counts: (populated: Int, reclaimed: Int) = reclaimer?.census(llfree) ?? (llfree.freeHugeFrames, 0)
+        populated.store(counts.populated, ordering: .relaxed)
+        reclaimed.store(counts.reclaimed, ordering: .relaxed)
+        return counts
+    }
+
+    /// The zeroing task's census: its own count of populated free huge frames follows it.
+    private func census() {
+        populatedFree = snapshot().populated
+        sinceCensus = 0
+    }
+
+    /// Handles one free huge frame; false when there is nothing to do.
+    func step() -> Bool {
+        if sinceCensus == 0 || sinceCensus >= 64 { census() }
+        sinceCensus += 1
+        let reserve = self.reserve
+        let populatedFree = self.populatedFree
+        let reclaimer = self.reclaimer
+        let result = llfree.zeroNext(core: 0, from: cursor, choose: { child, knownZero in
+            guard let reclaimer else { return knownZero ? .skip : .write }
+            if populatedFree > reserve && reclaimer.isPopulated(child) { return .reclaim }
+            if !knownZero { return populatedFree >= reserve ? .reclaim : .write }
+            return .skip
+        }, reclaim: { reclaimer?.reclaim($0) ?? false })
+        guard let result else {
+            cursor = 0
+            census()
+            return false
+        }
+        if result.reclaimed {
+            self.populatedFree = max(0, self.populatedFree - 1)
+            populated.store(self.populatedFree, ordering: .relaxed)
+            reclaimed.wrappingIncrement(ordering: .relaxed)
+        }
+        cursor = result.child + 1
+        return true
+    }
+}
