@@ -431,8 +431,10 @@ public final class Explorer: @unchecked Sendable {
             // What recovery wrote must be durable before the pool serves anything: a get served
             // on a recovered pool must not depend on repairs a second crash could undo.
             if pool != nil { violations += Self.durable(recovered, "recovery") }
-            violations += judge(pool)
-            if violations.isEmpty, let pool { violations += Self.contentViolations(pool, recovered) }
+            // Content first: judging puts and gets on the recovered pool, which changes its marks.
+            if let pool { violations += Self.contentViolations(pool, recovered) }
+            if violations.isEmpty { violations += judge(pool) }
+            if violations.isEmpty, let pool { violations += Self.newHolderViolations(pool, recovered) }
             if violations.isEmpty, pool != nil, config.recoveryCrashEvery > 0, (event &+ index) % config.recoveryCrashEvery == 0 {
                 violations += crashRecovery(rng: &rng)
             }
@@ -443,9 +445,8 @@ public final class Explorer: @unchecked Sendable {
         }
     }
 
-    /// Problems of the frames' content in a recovered pool: a frame marked known zero that is not
-    /// zero, a frame held by one owner that holds another's bytes; then a get of each order for
-    /// a new holder must read zeros (no earlier holder's bytes cross to it).
+    /// Problems of the frames' content in a recovered pool, before anything works on it: a frame
+    /// marked known zero that is not zero, a frame held by one owner that holds another's bytes.
     static func contentViolations(_ pool: PoolImage<SimulatedPersistence>, _ domain: SimulatedDomain) -> [String] {
         var v: [String] = []
         let lower = pool.allocator.lower
@@ -463,7 +464,13 @@ public final class Explorer: @unchecked Sendable {
                 }
             }
         }
-        // A holder the pool never had: its gets must read zeros, as any new holder's.
+        return v
+    }
+
+    /// Gets for a holder the pool never had, after recovery and the judge's own work: each must
+    /// read zeros, as any new holder's.
+    static func newHolderViolations(_ pool: PoolImage<SimulatedPersistence>, _ domain: SimulatedDomain) -> [String] {
+        var v: [String] = []
         for order in [0, 4, 9] {
             guard let f = try? pool.allocator.get(order: order, core: 0, owner: Owners.zeroer - 1) else { continue }
             for g in f..<(f + (1 << UInt64(order))) where domain.content(frame: g) != 0 {

@@ -15,8 +15,8 @@ import LLFree
 /// drain, `r` close the pool and open it again (one thread), `b<count>@<k>` a batch get of `count`
 /// order-0 frames for the k-th owner and `P<n>/<count>` a batch put of up to `count` held order-0
 /// runs of one holder from the n-th held run on (both through the core's bulk path), `z<n>` the
-/// idle zeroer's step (one free huge frame, searched from child n: for an even n one not known
-/// zero, zeros written; for an odd n any, reclaimed by a punched hole).
+/// idle zeroer's step (one free huge frame, searched from child n / 2: for an even n one not
+/// known zero, zeros written; for an odd n any, reclaimed by a punched hole).
 public enum Step: Sendable, Equatable, CustomStringConvertible {
     case get(order: Int, kind: Kind, owner: Int = 0)
     case getAt(frame: UInt64, order: Int, owner: Int = 0)

@@ -256,11 +256,11 @@ final class Workload: @unchecked Sendable {
                 unexpected.append("put(\(frame), order: 0) of a frame nobody holds was accepted")
             }
         case .zero(let from):
-            // Holds a huge frame as the allocator's own owner while it runs: not a client's. An
-            // odd `from` reclaims (punches) what it takes, known zero or not; an even one writes
-            // zeros over what is not known zero.
+            // Holds a huge frame as the allocator's own owner while it runs: not a client's. The
+            // search starts at child from / 2; an odd `from` reclaims (punches) what it takes,
+            // known zero or not; an even one writes zeros over what is not known zero.
             let reclaim = from % 2 == 1
-            _ = llfree.zeroNext(core: core, from: from, choose: { _, knownZero in
+            _ = llfree.zeroNext(core: core, from: from / 2, choose: { _, knownZero in
                 reclaim ? .reclaim : knownZero ? .skip : .write
             }, reclaim: { child in
                 domain.punch(frame: UInt64(child * Geometry.childFrames), count: Geometry.childFrames)
