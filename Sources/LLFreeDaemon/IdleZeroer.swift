@@ -1,8 +1,9 @@
 // The daemon's idle zeroer: one free huge frame at a time, while no request is served (the pacing
 // is ServerService's), it makes free huge frames known zero, and returns to the host those beyond
 // the reserve (`zero.reserve`): a free huge frame that is populated while more than the reserve
-// are is punched out; one not known zero is punched when the reserve is full, else written with
-// zeros. It keeps a census of the free huge frames (populated, reclaimed) for the metrics.
+// are is punched out, else zeroed in place if not known zero; a hole not known zero (a crash
+// cleared its marks) is written with zeros while the reserve is not full, else marked as it is.
+// It keeps a census of the free huge frames (populated, reclaimed) for the metrics.
 
 import Atomics
 import LLFree
@@ -18,6 +19,8 @@ final class IdleZeroer<P: Persistence>: @unchecked Sendable {
     /// Free huge frames populated and reclaimed, as of the last census.
     let populated = ManagedAtomic<Int>(0)
     let reclaimed = ManagedAtomic<Int>(0)
+    /// Where the reclaimed count is published for the stats reply (the server's counters).
+    var published: ManagedAtomic<UInt64>?
     /// Only the zeroing task runs ``step()``; these are its own.
     private var cursor = 0
     private var populatedFree = 0
@@ -34,6 +37,7 @@ final class IdleZeroer<P: Persistence>: @unchecked Sendable {
         let counts: (populated: Int, reclaimed: Int) = reclaimer?.census(llfree) ?? (llfree.freeHugeFrames, 0)
         populated.store(counts.populated, ordering: .relaxed)
         reclaimed.store(counts.reclaimed, ordering: .relaxed)
+        published?.store(UInt64(counts.reclaimed), ordering: .relaxed)
         return counts
     }
 
@@ -52,9 +56,15 @@ final class IdleZeroer<P: Persistence>: @unchecked Sendable {
         let reclaimer = self.reclaimer
         let result = llfree.zeroNext(core: 0, from: cursor, choose: { child, knownZero in
             guard let reclaimer else { return knownZero ? .skip : .write }
-            if populatedFree > reserve && reclaimer.isPopulated(child) { return .reclaim }
-            if !knownZero { return populatedFree >= reserve ? .reclaim : .write }
-            return .skip
+            if reclaimer.isPopulated(child) {
+                // Beyond the reserve it goes back to the host; within it, it is zeroed in place.
+                if populatedFree > reserve { return .reclaim }
+                return knownZero ? .skip : .write
+            }
+            // A hole not marked known zero (a crash cleared the marks): writing zeros would
+            // populate it, which only a reserve not yet full wants; else it is marked as it is.
+            if knownZero { return .skip }
+            return populatedFree < reserve ? .write : .reclaim
         }, reclaim: { reclaimer?.reclaim($0) ?? false })
         guard let result else {
             cursor = 0
@@ -62,9 +72,11 @@ final class IdleZeroer<P: Persistence>: @unchecked Sendable {
             return false
         }
         if result.reclaimed {
+            // A punch of a hole changes nothing populated; the next census corrects the count.
             self.populatedFree = max(0, self.populatedFree - 1)
             populated.store(self.populatedFree, ordering: .relaxed)
             reclaimed.wrappingIncrement(ordering: .relaxed)
+            published?.wrappingIncrement(ordering: .relaxed)
         }
         cursor = result.child + 1
         return true

@@ -2,6 +2,7 @@
 // its persistence type (ServedAllocator), so that the server's calls run code specialised for
 // it; with it the metrics endpoint and the systemd heartbeat that need the same server.
 
+import Atomics
 import LLFreeServer
 import LLFree
 import LLFreePool
@@ -32,21 +33,24 @@ struct ServiceMaker {
         case .pmem(let image):
             let zeroer = IdleZeroer(image.allocator, reclaimer: reclaimer, reserveBytes: zeroReserve)
             return try make(PmemAllocator(image.allocator), owners: image.owners, settle: image.allocator.settleNext,
-                            zero: zeroer.step, census: zeroer.snapshot)
+                            zero: zeroer.step, census: zeroer.snapshot, publish: { zeroer.published = $0 })
         case .msync(let image):
             let zeroer = IdleZeroer(image.allocator, reclaimer: reclaimer, reserveBytes: zeroReserve)
             return try make(MsyncAllocator(image.allocator), owners: image.owners, settle: image.allocator.settleNext,
-                            zero: zeroer.step, census: zeroer.snapshot)
+                            zero: zeroer.step, census: zeroer.snapshot, publish: { zeroer.published = $0 })
         }
     }
 
     private func make<A: FrameAllocator>(_ served: A, owners: (any OwnerStore)?, settle: @escaping @Sendable () -> Bool,
                                          zero: @escaping @Sendable () -> Bool,
-                                         census: @escaping @Sendable () -> (populated: Int, reclaimed: Int)) throws(DaemonError) -> any Service {
+                                         census: @escaping @Sendable () -> (populated: Int, reclaimed: Int),
+                                         publish: (ManagedAtomic<UInt64>) -> Void) throws(DaemonError) -> any Service {
         do {
             var configuration = self.configuration
             configuration.metrics = metrics?.metrics
             let server = try LLFreeServer(allocator: served, pool: pool, configuration: configuration, logger: logger, owners: owners)
+            // Before the zeroer's task starts: the stats reply reads what it counts.
+            publish(server.counters.reclaimedHuge)
             // The scrape only reads counters, so it sees the allocator as an existential and the
             // closure does not capture the persistence type.
             let allocator: any FrameAllocator = server.allocator

@@ -29,11 +29,15 @@ public struct PoolStats: Sendable, Equatable {
     public var trees: TreeSummary
     /// Free naturally aligned runs per order: `freeRuns[o]` for order `o`, 0...maxOrder.
     public var freeRuns: [UInt64]
+    /// Free huge frames whose memory went back to the host (holes punched into the frames
+    /// file), as of the idle zeroer's last census; the other free huge frames are populated.
+    public var reclaimedHugeFrames: UInt32
 
     public init(frames: UInt64 = 0, freeFrames: UInt64 = 0, freeHugeFrames: UInt64 = 0, clientsAccepted: UInt64 = 0,
                 clientsRefused: UInt64 = 0, operationsServed: UInt64 = 0, framesAllocated: UInt64 = 0,
                 framesFreed: UInt64 = 0, errors: UInt64 = 0, clientsConnected: UInt32 = 0,
-                trees: TreeSummary = TreeSummary(), freeRuns: [UInt64] = []) {
+                trees: TreeSummary = TreeSummary(), freeRuns: [UInt64] = [], reclaimedHugeFrames: UInt32 = 0) {
+        self.reclaimedHugeFrames = reclaimedHugeFrames
         self.frames = frames
         self.freeFrames = freeFrames
         self.freeHugeFrames = freeHugeFrames

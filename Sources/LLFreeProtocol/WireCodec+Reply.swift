@@ -96,7 +96,8 @@ extension WireCodec {
             for v in [s.clientsConnected, s.trees.trees, s.trees.free, s.trees.full, s.trees.partial, s.trees.reserved] { w.write(v) }
             for v in s.trees.occupancy { w.write(v) }
             w.write(UInt8(s.freeRuns.count))
-            w.write(zeros: 7)
+            w.write(zeros: 3)
+            w.write(s.reclaimedHugeFrames)
             w.write(uint64s: s.freeRuns)
         case .ping, .error:
             break
@@ -214,7 +215,8 @@ extension WireCodec {
             s.trees.reserved = r.read(UInt32.self)!
             s.trees.occupancy = (0..<TreeSummary.buckets).map { _ in r.read(UInt32.self)! }
             let orders = Int(r.read(UInt8.self)!)
-            try require(zero(r.readBytes(7)), .malformed, "stats reply reserved bytes are not zero", id: id, op: op)
+            try require(zero(r.readBytes(3)), .malformed, "stats reply reserved bytes are not zero", id: id, op: op)
+            s.reclaimedHugeFrames = r.read(UInt32.self)!
             try require(orders <= 64 && bodySize == statsFixedSize + 8 * orders, .malformed,
                         "stats reply of \(orders) orders has a \(bodySize)-byte body", id: id, op: op)
             s.freeRuns = r.readUInt64s(orders)!

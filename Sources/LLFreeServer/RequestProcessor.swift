@@ -260,7 +260,8 @@ public struct RequestProcessor<A: FrameAllocator> {
             operationsServed: counters.total(.operations), framesAllocated: counters.total(.framesAllocated),
             framesFreed: counters.total(.framesFreed), errors: counters.total(.errors),
             clientsConnected: UInt32(clamping: counters.connected.load(ordering: .relaxed)),
-            trees: snapshot.trees, freeRuns: snapshot.freeRuns)
+            trees: snapshot.trees, freeRuns: snapshot.freeRuns,
+            reclaimedHugeFrames: UInt32(clamping: counters.reclaimedHuge.load(ordering: .relaxed)))
     }
 
     /// Changes of the pool's state so far: every get or put that reached the allocator moved at

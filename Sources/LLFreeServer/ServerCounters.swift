@@ -24,6 +24,8 @@ public final class ServerCounters: @unchecked Sendable {
     public let settled = ManagedAtomic<UInt64>(0)
     /// Huge frames the idle zeroer zeroed (and marked known zero) since start.
     public let zeroedHuge = ManagedAtomic<UInt64>(0)
+    /// Free huge frames returned to the host (holes), as of the idle zeroer's last census.
+    public let reclaimedHuge = ManagedAtomic<UInt64>(0)
 
     public init(cores: Int) {
         self.cores = cores

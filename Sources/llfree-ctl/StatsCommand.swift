@@ -20,6 +20,7 @@ struct StatsCommand: ParsableCommand {
         var frames: UInt64
         var freeFrames: UInt64
         var freeHugeFrames: UInt64
+        var reclaimedHugeFrames: UInt32
         var freeRuns: [UInt64]
         var trees: UInt32
         var treesFree: UInt32
@@ -48,7 +49,8 @@ struct StatsCommand: ParsableCommand {
             throw OnlineFailure("\(error)", code: 2).exit()
         }
         if json {
-            let value = Stats(frames: s.frames, freeFrames: s.freeFrames, freeHugeFrames: s.freeHugeFrames, freeRuns: s.freeRuns,
+            let value = Stats(frames: s.frames, freeFrames: s.freeFrames, freeHugeFrames: s.freeHugeFrames,
+                              reclaimedHugeFrames: s.reclaimedHugeFrames, freeRuns: s.freeRuns,
                               trees: s.trees.trees, treesFree: s.trees.free, treesFull: s.trees.full, treesPartial: s.trees.partial,
                               treesReserved: s.trees.reserved, partialTreesByEighthAllocated: s.trees.occupancy,
                               clientsConnected: s.clientsConnected, clientsAccepted: s.clientsAccepted, clientsRefused: s.clientsRefused,
@@ -61,7 +63,8 @@ struct StatsCommand: ParsableCommand {
         }
         print("frames      \(s.frames)")
         print("free        \(s.freeFrames) (\(s.frames == 0 ? 0 : s.freeFrames * 100 / s.frames)%)")
-        print("free huge   \(s.freeHugeFrames)")
+        let reclaimed = min(UInt64(s.reclaimedHugeFrames), s.freeHugeFrames)
+        print("free huge   \(s.freeHugeFrames) (\(s.freeHugeFrames - reclaimed) populated, \(reclaimed) returned to the host)")
         print("")
         print("order   free runs")
         for (order, runs) in s.freeRuns.enumerated() {

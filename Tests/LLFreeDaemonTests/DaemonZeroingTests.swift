@@ -145,6 +145,16 @@ import Glibc
             usleep(20_000)
         }
         #expect(now <= (8 << 20) + (64 << 10), "the frames file still takes \(now) bytes, not the 8 MiB reserve (and its header)")
+        // The stats reply says how many free huge frames went back to the host (the census
+        // follows the last reclaim within about a second of idleness).
+        var reclaimed: UInt32 = 0
+        let census = Date().addingTimeInterval(30)
+        while Date() < census {
+            reclaimed = try a.stats().reclaimedHugeFrames
+            if reclaimed >= 28 { break }
+            usleep(50_000)
+        }
+        #expect(reclaimed == 28, "stats: \(reclaimed) free huge frames reclaimed, not the 28 beyond the 4-frame reserve")
         // A get of a reclaimed huge frame reads zeros; so does every other one.
         let b = BlockingLLFreeClient(socketPath: daemon.socket, owner: OwnerAttachment(name: "b"))
         defer { b.close() }

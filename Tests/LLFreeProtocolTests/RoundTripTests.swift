@@ -39,7 +39,7 @@ import Testing
         .stats(PoolStats(frames: 100, freeFrames: 50, freeHugeFrames: 0, clientsAccepted: 3, clientsRefused: 1,
                          operationsServed: 77, framesAllocated: 60, framesFreed: 10, errors: 2, clientsConnected: 2,
                          trees: TreeSummary(trees: 4, free: 1, full: 1, partial: 2, reserved: 2, occupancy: [0, 1, 0, 0, 0, 0, 1, 0]),
-                         freeRuns: (0...14).map { UInt64(100 >> $0) })),
+                         freeRuns: (0...14).map { UInt64(100 >> $0) }, reclaimedHugeFrames: 7)),
         .ping,
         .error(op: Operation.put.rawValue, ReplyError(.invalidOrder, "order 20 exceeds 14")),
         .error(op: 0x42, ReplyError(.unknownOperation, "op byte 0x42")),
