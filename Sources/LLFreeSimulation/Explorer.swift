@@ -34,6 +34,10 @@ public struct ExplorerConfig: Sendable {
     public var script: [Step]? = nil
     /// Seconds to spend shrinking a single-threaded failure to a short script (0: do not).
     public var shrinkSeconds = 20.0
+    /// Percent of the seeded steps that are the idle zeroer's (half of them reclaims); the mix
+    /// has 2 by default, where the small pool seldom has a whole child free when one runs.
+    /// More (`sim --zero-share 25`) explores zeroing and reclaim states densely.
+    public var zeroShare = 2
 
     public init() {}
 
@@ -49,6 +53,7 @@ public struct ExplorerConfig: Sendable {
         try check(threads >= 1 && threads <= 1 << 16, "threads", threads, "1...65536")
         try check(recoveryCrashEvery >= 0, "recoveryCrashEvery", recoveryCrashEvery, "at least 0 (0: never)")
         try check(shrinkSeconds >= 0 && shrinkSeconds.isFinite, "shrinkSeconds", shrinkSeconds, "a finite number of seconds, at least 0")
+        try check(zeroShare >= 0 && zeroShare <= 100, "zeroShare", zeroShare, "a percentage in 0...100")
         try check(script == nil || threads == 1, "threads", threads, "1 when a script is given")
         if let replay { try check(replay.event >= 0 && replay.image >= 0, "replay", "\(replay.event):\(replay.image)", "two numbers of at least 0") }
     }
@@ -282,7 +287,7 @@ public final class Explorer: @unchecked Sendable {
                 return v
             }
         }
-        let workload = Workload(seed: config.seed, frames: config.frames, maxOrder: layout.geometry.maxOrder)
+        let workload = Workload(seed: config.seed, frames: config.frames, maxOrder: layout.geometry.maxOrder, zeroShare: config.zeroShare)
         // Settle every tree before simulated threads run: a thread that finds a tree another one
         // is settling waits by yielding the processor, not the simulated turn, and would spin
         // for ever (one thread runs at a time). Crash points while settling are explored.
@@ -537,6 +542,7 @@ public final class Explorer: @unchecked Sendable {
         if config.threads > 1 { replay += " --threads \(config.threads) --operations \(operationIndex + 1)" }
         let steps = config.threads == 1 && phase == .workload ? Array(executed.prefix(operationIndex + 1)) : []
         if config.threads == 1 { replay += phase == .workload ? " --script '\(steps.map(\.description).joined(separator: " "))'" : " --operations 0" }
+        if config.zeroShare != 2 && config.threads > 1 { replay += " --zero-share \(config.zeroShare)" }
         if config.mode != .adr { replay += " --mode \(config.mode.rawValue)" }
         if let b = config.broken { replay += " --break \(b.rawValue)" }
         replay += " --images \(config.imagesPerPoint) --replay \(event):\(index)"

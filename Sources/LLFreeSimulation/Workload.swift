@@ -16,7 +16,11 @@ final class Workload: @unchecked Sendable {
     /// Wrong answers seen while running (a frame handed out twice, a double free accepted).
     var unexpected: [String] = []
 
-    init(seed: UInt64, frames: UInt64, maxOrder: Int, threads: Int = 64) {
+    /// Percent of steps that are the idle zeroer's; 2 is the mix's own share.
+    let zeroShare: Int
+
+    init(seed: UInt64, frames: UInt64, maxOrder: Int, threads: Int = 64, zeroShare: Int = 2) {
+        self.zeroShare = zeroShare
         rngs = (0..<threads).map { SeededRandom(seed: seed &+ UInt64($0) &* 0x1000_0001) }
         self.frames = frames
         self.maxOrder = maxOrder
@@ -45,6 +49,10 @@ final class Workload: @unchecked Sendable {
         let owners = ledger.owners.count
         let heldFrames = ledger.held.values.reduce(0) { $0 + (1 << $1) }
         let full = heldFrames * 4 > Int(frames) * 3
+        // Another share than the mix's own draws once more, so the default stream is unchanged.
+        if zeroShare != 2, Int.random(in: 0..<100, using: &rng) < zeroShare {
+            return .zero(from: Int.random(in: 0..<64, using: &rng))
+        }
         let action = Int.random(in: 0..<100, using: &rng)
         switch action {
         case 0..<8 where !full:

@@ -36,7 +36,8 @@ struct SimCommand: ParsableCommand {
         every operation), fence (the first fence of every operation), tag-flush (every flush of the \
         frame-tag and huge-tag areas), owner-flush (every flush of the owner table), owner-change-flush \
         (every flush of the owner table once the workload's owners exist: roots, quotas, temporary \
-        owners), zero-flush (every flush of frame content that zeroing wrote).
+        owners), zero-flush (every flush of frame content that zeroing wrote), punch-sync (the \
+        sync of a hole punched to reclaim a huge frame).
         """)
 
     @Option(help: "Seed of the workload, the crash images and the schedule; several seeds run one after another from it.")
@@ -57,8 +58,11 @@ struct SimCommand: ParsableCommand {
     @Option(help: "Crash model: adr (only flushed+fenced lines are sure to survive), eadr or process.")
     var mode: String = "adr"
 
-    @Option(name: .customLong("break"), help: "Remove a persistence step to prove the harness fails: flush, fence, tag-flush, owner-flush, owner-change-flush or zero-flush.")
+    @Option(name: .customLong("break"), help: "Remove a persistence step to prove the harness fails: flush, fence, tag-flush, owner-flush, owner-change-flush, zero-flush or punch-sync.")
     var broken: String?
+
+    @Option(help: "Percent of steps that are the idle zeroer's (half reclaim a huge frame); the mix's own is 2.")
+    var zeroShare = 2
 
     @Option(help: "Crash images per crash point (small windows are enumerated exhaustively).")
     var images: Int = 2
@@ -110,6 +114,7 @@ struct SimCommand: ParsableCommand {
             config.stopAtFirst = !keepGoing
             config.script = steps
             config.shrinkSeconds = shrinkSeconds
+            config.zeroShare = zeroShare
             let explorer: Explorer
             do {
                 explorer = try Explorer(config: config)
