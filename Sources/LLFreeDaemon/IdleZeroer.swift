@@ -16,6 +16,8 @@ final class IdleZeroer<P: Persistence>: @unchecked Sendable {
     let reclaimer: FramesReclaimer?
     /// Free huge frames kept populated.
     let reserve: Int
+    /// Each step runs inside it, so that counts and an out-of-memory get wait it out.
+    let gate: ZeroerGate
     /// Free huge frames populated and reclaimed, as of the last census.
     let populated = ManagedAtomic<Int>(0)
     let reclaimed = ManagedAtomic<Int>(0)
@@ -26,15 +28,16 @@ final class IdleZeroer<P: Persistence>: @unchecked Sendable {
     private var populatedFree = 0
     private var sinceCensus = 0
 
-    init(_ llfree: LLFree<P>, reclaimer: FramesReclaimer?, reserveBytes: UInt64) {
+    init(_ llfree: LLFree<P>, gate: ZeroerGate, reclaimer: FramesReclaimer?, reserveBytes: UInt64) {
         self.llfree = llfree
+        self.gate = gate
         self.reclaimer = reclaimer
         self.reserve = Int(reserveBytes / UInt64(Geometry.childFrames * Geometry.frameSize))
     }
 
     /// Free huge frames that are populated and reclaimed (a hole), counted now; from any thread.
     func snapshot() -> (populated: Int, reclaimed: Int) {
-        let counts: (populated: Int, reclaimed: Int) = reclaimer?.census(llfree) ?? (llfree.freeHugeFrames, 0)
+        let counts: (populated: Int, reclaimed: Int) = gate.quiet { reclaimer?.census(llfree) ?? (llfree.freeHugeFrames, 0) }
         populated.store(counts.populated, ordering: .relaxed)
         reclaimed.store(counts.reclaimed, ordering: .relaxed)
         published?.store(UInt64(counts.reclaimed), ordering: .relaxed)
@@ -54,7 +57,8 @@ final class IdleZeroer<P: Persistence>: @unchecked Sendable {
         let reserve = self.reserve
         let populatedFree = self.populatedFree
         let reclaimer = self.reclaimer
-        let result = llfree.zeroNext(core: 0, from: cursor, choose: { child, knownZero in
+        let llfree = self.llfree, cursor = self.cursor
+        let result = gate.step { llfree.zeroNext(core: 0, from: cursor, choose: { child, knownZero in
             guard let reclaimer else { return knownZero ? .skip : .write }
             if reclaimer.isPopulated(child) {
                 // Beyond the reserve it goes back to the host; within it, it is zeroed in place.
@@ -65,9 +69,9 @@ final class IdleZeroer<P: Persistence>: @unchecked Sendable {
             // populate it, which only a reserve not yet full wants; else it is marked as it is.
             if knownZero { return .skip }
             return populatedFree < reserve ? .write : .reclaim
-        }, reclaim: { reclaimer?.reclaim($0) ?? false })
+        }, reclaim: { reclaimer?.reclaim($0) ?? false }) }
         guard let result else {
-            cursor = 0
+            self.cursor = 0
             census()
             return false
         }
@@ -78,7 +82,7 @@ final class IdleZeroer<P: Persistence>: @unchecked Sendable {
             reclaimed.wrappingIncrement(ordering: .relaxed)
             published?.wrappingIncrement(ordering: .relaxed)
         }
-        cursor = result.child + 1
+        self.cursor = result.child + 1
         return true
     }
 }

@@ -13,6 +13,8 @@ import LLFreeServer
 public protocol ServedAllocator: FrameAllocator {
     associatedtype P: Persistence
     var llfree: LLFree<P> { get }
+    /// Waits out the idle zeroer's step where every free frame must be seen.
+    var zeroerGate: ZeroerGate { get }
 }
 
 extension ServedAllocator {
@@ -21,7 +23,21 @@ extension ServedAllocator {
 
     @inline(__always)
     public func get(order: Int, core: Int, kind: Kind, owner: OwnerID, into frames: UnsafeMutableBufferPointer<UInt64>) -> (count: Int, error: LLFreeError?) {
-        llfree.get(order: order, core: core, kind: kind, owner: owner, into: frames)
+        let got = llfree.get(order: order, core: core, kind: kind, owner: owner, into: frames)
+        guard case .outOfMemory? = got.error else { return got }
+        return getAfterZeroer(order: order, core: core, kind: kind, owner: owner, into: frames, got: got.count)
+    }
+
+    /// Out of memory: the idle zeroer may hold the free huge frame that was missing. After its
+    /// step (if one is in progress) the rest is asked for once more.
+    @inline(never)
+    func getAfterZeroer(order: Int, core: Int, kind: Kind, owner: OwnerID, into frames: UnsafeMutableBufferPointer<UInt64>,
+                        got: Int) -> (count: Int, error: LLFreeError?) {
+        zeroerGate.quiet {
+            let rest = llfree.get(order: order, core: core, kind: kind, owner: owner,
+                                  into: UnsafeMutableBufferPointer(rebasing: frames[got...]))
+            return (got + rest.count, rest.error)
+        }
     }
 
     @inline(__always)
@@ -35,20 +51,23 @@ extension ServedAllocator {
     public var isSettled: Bool { llfree.isSettled }
 
     public func isFree(_ frame: UInt64, order: Int) throws(LLFreeError) -> Bool { try llfree.isFree(frame, order: order) }
-    public var freeFrames: Int { llfree.freeFrames }
-    public func freeRuns(order: Int) -> Int { llfree.freeRuns(order: order) }
-    public var freeHugeFrames: Int { llfree.freeHugeFrames }
+    // The counts see the frame the idle zeroer works on as free: they wait out its step.
+    public var freeFrames: Int { zeroerGate.quiet { llfree.freeFrames } }
+    public func freeRuns(order: Int) -> Int { zeroerGate.quiet { llfree.freeRuns(order: order) } }
+    public var freeHugeFrames: Int { zeroerGate.quiet { llfree.freeHugeFrames } }
     public func treeStats() -> [TreeStats] { llfree.treeStats() }
 }
 
 /// The allocator of a pool mapped as persistent memory (libpmem flush and drain).
 public final class PmemAllocator: ServedAllocator {
     public let llfree: LLFree<PmemPersistence>
+    public let zeroerGate = ZeroerGate()
     public init(_ llfree: LLFree<PmemPersistence>) { self.llfree = llfree }
 }
 
 /// The allocator of a pool made durable by msync.
 public final class MsyncAllocator: ServedAllocator {
     public let llfree: LLFree<MsyncPersistence>
+    public let zeroerGate = ZeroerGate()
     public init(_ llfree: LLFree<MsyncPersistence>) { self.llfree = llfree }
 }

@@ -31,12 +31,14 @@ struct ServiceMaker {
     func make(_ allocator: PoolAllocator) throws(DaemonError) -> any Service {
         switch allocator {
         case .pmem(let image):
-            let zeroer = IdleZeroer(image.allocator, reclaimer: reclaimer, reserveBytes: zeroReserve)
-            return try make(PmemAllocator(image.allocator), owners: image.owners, settle: image.allocator.settleNext,
+            let served = PmemAllocator(image.allocator)
+            let zeroer = IdleZeroer(image.allocator, gate: served.zeroerGate, reclaimer: reclaimer, reserveBytes: zeroReserve)
+            return try make(served, owners: image.owners, settle: image.allocator.settleNext,
                             zero: zeroer.step, census: zeroer.snapshot, publish: { zeroer.published = $0 })
         case .msync(let image):
-            let zeroer = IdleZeroer(image.allocator, reclaimer: reclaimer, reserveBytes: zeroReserve)
-            return try make(MsyncAllocator(image.allocator), owners: image.owners, settle: image.allocator.settleNext,
+            let served = MsyncAllocator(image.allocator)
+            let zeroer = IdleZeroer(image.allocator, gate: served.zeroerGate, reclaimer: reclaimer, reserveBytes: zeroReserve)
+            return try make(served, owners: image.owners, settle: image.allocator.settleNext,
                             zero: zeroer.step, census: zeroer.snapshot, publish: { zeroer.published = $0 })
         }
     }
