@@ -56,6 +56,13 @@ let package = Package(
         ),
         // The llfreed wire protocol: messages and their codec, no I/O.
         .target(name: "LLFreeProtocol"),
+        // The shared-memory transport: a ring memory object (header, request and reply byte
+        // rings), its producer and consumer sides, futex doorbells with bounded spinning.
+        .target(
+            name: "LLFreeRing",
+            dependencies: ["CLinuxShims", .product(name: "Atomics", package: "swift-atomics"),
+                           .product(name: "SystemPackage", package: "swift-system")]
+        ),
         .testTarget(name: "LLFreeProtocolTests", dependencies: ["LLFreeProtocol"]),
         // The llfreed server: SwiftNIO Unix-socket server, one event loop per allocator core,
         // connections, request processing, access policy, counters. It knows an allocator
@@ -64,7 +71,7 @@ let package = Package(
         .target(
             name: "LLFreeServer",
             dependencies: [
-                "LLFree", "LLFreeProtocol", "LLFreePool", "CPUAffinity", "CLinuxShims", "SystemCalls",
+                "LLFree", "LLFreeProtocol", "LLFreePool", "LLFreeRing", "CPUAffinity", "CLinuxShims", "SystemCalls",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -111,7 +118,7 @@ let package = Package(
             name: "LLFreeDaemonTests",
             dependencies: [
                 "LLFreeDaemon", "LLFreeServer", "LLFreePool", "LLFreeClient", "LLFreeProtocol", "LLFree", "LLFreeTestSupport",
-                "CLLFreeClient",
+                "CLLFreeClient", "LLFreeRing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -121,7 +128,7 @@ let package = Package(
         .target(
             name: "LLFreeClient",
             dependencies: [
-                "LLFreeProtocol", "SystemCalls", "CLinuxShims",
+                "LLFreeProtocol", "LLFreeRing", "SystemCalls", "CLinuxShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -3,7 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <linux/futex.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -91,4 +95,24 @@ int llfree_has_data(int fd, int64_t offset, int64_t length) {
     off_t data = lseek(fd, (off_t)offset, SEEK_DATA);
     if (data < 0) return errno == ENXIO ? 0 : -errno;  /* ENXIO: no data from offset to the end */
     return data < (off_t)(offset + length) ? 1 : 0;
+}
+
+int llfree_memfd_create(const char *name) {
+    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    return fd < 0 ? -errno : fd;
+}
+
+int llfree_seal_size(int fd) {
+    return fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) == 0 ? 0 : errno;
+}
+
+int llfree_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
+    struct timespec timeout = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 };
+    long rc = syscall(SYS_futex, word, FUTEX_WAIT, expected, &timeout, NULL, 0);
+    return rc == 0 ? 0 : errno;
+}
+
+int llfree_futex_wake(uint32_t *word, int count) {
+    long rc = syscall(SYS_futex, word, FUTEX_WAKE, count, NULL, NULL, 0);
+    return rc < 0 ? -errno : (int)rc;
 }

@@ -217,6 +217,38 @@ public final class BlockingLLFreeClient: @unchecked Sendable {
         }
     }
 
+    /// A shared-memory ring for this connection's gets, puts and pings (protocol version 3,
+    /// docs/protocol.md "ring (0x11)"): the daemon makes it for the owner the connection acts
+    /// for and passes its memory object over the socket. Calls on the returned channel cost no
+    /// system call while the daemon is busy; this client stays the control path, and the ring
+    /// ends when its connection closes, attaches another owner, or the daemon stops.
+    /// - Throws: ``ClientError/refused(_:)`` with `unknownOperation` from a daemon without rings.
+    public func ring() throws(ClientError) -> RingChannel {
+        let reply = try send(.ring)
+        let (passed, socket) = lock.withLock { () -> (Int32, Int32) in
+            let d = passedDescriptor
+            passedDescriptor = -1
+            return (d, fd)
+        }
+        switch reply {
+        case .ring(let grant):
+            guard passed >= 0 else { throw .protocolViolation("llfreed answered ring without passing a descriptor") }
+            return try RingChannel(descriptor: FileDescriptor(rawValue: passed), grant: grant) { [weak self] in
+                guard let self, self.descriptorLock.withLock({ self.fd == socket && !self.closed }) else { return false }
+                // The daemon closed its end (it stopped, or died without marking the ring).
+                let readHangup: Int16 = 0x2000  // POLLRDHUP, which glibc declares under _GNU_SOURCE only
+                var p = pollfd(fd: socket, events: readHangup, revents: 0)
+                return poll(&p, 1, 0) == 0 || p.revents & (readHangup | Int16(POLLHUP | POLLERR)) == 0
+            }
+        case .error(_, let error):
+            if passed >= 0 { try? FileDescriptor(rawValue: passed).close() }
+            throw .refused(error)
+        default:
+            if passed >= 0 { try? FileDescriptor(rawValue: passed).close() }
+            throw .protocolViolation("a ring request was answered with \(reply)")
+        }
+    }
+
     /// See ``LLFreeClient/get(order:count:kind:)``.
     public func get(order: Int, count: Int, kind: WireKind = .fixed) throws(ClientError) -> GetResult {
         let outcomes = try exchange(LLFreeClient.getRequests(order: order, count: count, kind: kind))

@@ -23,6 +23,8 @@ public enum Reply: Sendable, Equatable {
     /// The frames descriptor's description; the descriptor itself travels beside the reply's
     /// bytes (SCM_RIGHTS), not in them.
     case frames(FramesGrant)
+    /// The ring's description; its memory object's descriptor travels beside the reply.
+    case ring(RingGrant)
     /// The request was refused as a whole; `op` is the request's op byte (or
     /// ``Wire/framingErrorOp`` when the request's header could not be read).
     case error(op: UInt8, ReplyError)
@@ -46,6 +48,7 @@ public enum Reply: Sendable, Equatable {
         case .removeOwner: return Operation.removeOwner.rawValue
         case .setQuota: return Operation.setQuota.rawValue
         case .frames: return Operation.frames.rawValue
+        case .ring: return Operation.ring.rawValue
         case .error(let op, _): return op
         }
     }

@@ -38,6 +38,9 @@ public enum Request: Sendable, Equatable {
     case setQuota(owner: String, quota: UInt64)
     /// Version 3: a descriptor of the object holding the frames, passed with the reply.
     case frames
+    /// Version 3: a shared-memory ring pair for this connection's gets, puts and pings, passed
+    /// as a descriptor with the reply (docs/protocol.md, "ring (0x11)").
+    case ring
 
     /// The operation code of this request.
     public var operation: Operation {
@@ -58,6 +61,7 @@ public enum Request: Sendable, Equatable {
         case .removeOwner: return .removeOwner
         case .setQuota: return .setQuota
         case .frames: return .frames
+        case .ring: return .ring
         }
     }
 }

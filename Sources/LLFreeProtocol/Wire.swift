@@ -66,6 +66,7 @@ public enum Operation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case removeOwner = 0x0E
     case setQuota = 0x0F
     case frames = 0x10
+    case ring = 0x11
 
     /// The protocol version a connection must have negotiated (hello) to send this operation.
     public var minimumVersion: UInt16 { rawValue >= Operation.frames.rawValue ? 3 : rawValue >= Operation.attach.rawValue ? 2 : 1 }
@@ -88,6 +89,7 @@ public enum Operation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .removeOwner: return "remove-owner"
         case .setQuota: return "set-quota"
         case .frames: return "frames"
+        case .ring: return "ring"
         }
     }
 }

@@ -18,7 +18,7 @@ extension WireCodec {
         case .rootSet: return 2 * RootValue.size
         case .owners: return 8
         case .setQuota(let owner, _): return 16 + owner.utf8.count
-        case .hello, .get, .put, .isFree, .stats, .ping, .frames: preconditionFailure("\(request.operation) is not an owner request")
+        case .hello, .get, .put, .isFree, .stats, .ping, .frames, .ring: preconditionFailure("\(request.operation) is not an owner request")
         }
     }
 
@@ -56,7 +56,7 @@ extension WireCodec {
             w.write(UInt16(truncatingIfNeeded: owner.utf8.count))
             w.write(zeros: 6)
             name(owner)
-        case .hello, .get, .put, .isFree, .stats, .ping, .frames:
+        case .hello, .get, .put, .isFree, .stats, .ping, .frames, .ring:
             preconditionFailure("\(request.operation) is not an owner request")
         }
     }
@@ -130,7 +130,7 @@ extension WireCodec {
             let quota = r.read(UInt64.self)!, length = Int(r.read(UInt16.self)!)
             try require(zero(r.readBytes(6)), .malformed, "set-quota reserved bytes are not zero", id: id, op: op)
             return .setQuota(owner: try name(length: length, fixedSize: 16, allowed: 0...Wire.maxOwnerName), quota: quota)
-        case .hello, .get, .put, .isFree, .stats, .ping, .frames:
+        case .hello, .get, .put, .isFree, .stats, .ping, .frames, .ring:
             preconditionFailure("\(operation) is not an owner request")
         }
     }
@@ -148,7 +148,7 @@ extension WireCodec {
         case .rootSet: return 8 + RootValue.size
         case .owners(let list): return 8 + list.owners.reduce(0) { $0 + ownerInfoSize($1) }
         case .removeOwner: return 0
-        case .hello, .get, .put, .isFree, .stats, .ping, .frames, .error: preconditionFailure("not an owner reply")
+        case .hello, .get, .put, .isFree, .stats, .ping, .frames, .ring, .error: preconditionFailure("not an owner reply")
         }
     }
 
@@ -192,7 +192,7 @@ extension WireCodec {
             for info in list.owners { write(info, &w) }
         case .removeOwner:
             break
-        case .hello, .get, .put, .isFree, .stats, .ping, .frames, .error:
+        case .hello, .get, .put, .isFree, .stats, .ping, .frames, .ring, .error:
             preconditionFailure("not an owner reply")
         }
     }
@@ -260,7 +260,7 @@ extension WireCodec {
         case .removeOwner:
             try end()
             return .removeOwner
-        case .hello, .get, .put, .isFree, .stats, .ping, .frames:
+        case .hello, .get, .put, .isFree, .stats, .ping, .frames, .ring:
             preconditionFailure("\(operation) is not an owner operation")
         }
     }

@@ -27,6 +27,7 @@ extension WireCodec {
         case .stats(let stats): return size(body: statsFixedSize + 8 * stats.freeRuns.count)
         case .ping: return size(body: 0)
         case .frames: return size(body: framesGrantSize)
+        case .ring: return size(body: ringGrantSize)
         case .error(_, let error): return size(body: messageBytes(error.message).count)
         default: return size(body: ownerBodySize(message.reply))
         }
@@ -102,6 +103,8 @@ extension WireCodec {
         case .ping, .error:
             break
         case .frames(let grant):
+            write(grant, &w)
+        case .ring(let grant):
             write(grant, &w)
         default:
             writeOwnerBody(message.reply, &w)
@@ -226,6 +229,8 @@ extension WireCodec {
             return ReplyMessage(id: id, .ping)
         case .frames:
             return ReplyMessage(id: id, .frames(try readFramesGrant(&r, bodySize: bodySize, id: id, op: op)))
+        case .ring:
+            return ReplyMessage(id: id, .ring(try readRingGrant(&r, bodySize: bodySize, id: id, op: op)))
         default:
             return ReplyMessage(id: id, try decodeOwnerReply(operation, h.body, id: id, op: op))
         }

@@ -8,7 +8,7 @@ extension WireCodec {
         case .get: return size(body: 8)
         case .put(_, let frames): return size(body: 8 + 8 * frames.count)
         case .isFree: return size(body: 16)
-        case .stats, .ping, .frames: return size(body: 0)
+        case .stats, .ping, .frames, .ring: return size(body: 0)
         default: return size(body: ownerBodySize(message.request))
         }
     }
@@ -50,7 +50,7 @@ extension WireCodec {
             w.write(order)
             w.write(zeros: 7)
             w.write(frame)
-        case .stats, .ping, .frames:
+        case .stats, .ping, .frames, .ring:
             break
         default:
             writeOwnerBody(message.request, &w)
@@ -113,6 +113,9 @@ extension WireCodec {
         case .frames:
             try require(bodySize == 0, .malformed, "frames body is \(bodySize) bytes, not 0", id: id, op: op)
             return RequestMessage(id: id, .frames)
+        case .ring:
+            try require(bodySize == 0, .malformed, "ring body is \(bodySize) bytes, not 0", id: id, op: op)
+            return RequestMessage(id: id, .ring)
         default:
             return RequestMessage(id: id, try decodeOwnerRequest(operation, h.body, id: id, op: op))
         }

@@ -19,6 +19,7 @@
 // other reply, so replies stay in request order.
 
 import CLinuxShims
+import LLFreeRing
 import Logging
 import LLFreeProtocol
 import NIOCore
@@ -56,6 +57,9 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     /// Replies of the fast path not yet written to the channel (written once per read, and before
     /// any other reply). Empty but for a turn of the loop; reused, so the fast path allocates nothing.
     private var out = ByteBuffer()
+    /// The connection's shared-memory ring, once asked for (stopped when the connection closes
+    /// or acts for another owner).
+    private var ring: RingServer<A>?
     /// Frame numbers of the put being answered.
     private var scratch = FrameScratch()
     /// Whether the fast path may be taken at all (not while requests are timed for metrics).
@@ -123,6 +127,8 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         machine.closed()
         lingerTimer?.cancel()
         lingerTimer = nil
+        // The ring acts for this connection's owner: it stops before the owner is detached.
+        stopRing()
         // Frames belong to their owner, not to the connection: only an ephemeral owner's last
         // connection frees them (a get in flight has been answered or not started: requests
         // run on this loop).
@@ -333,6 +339,10 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
                 passFrames(message, context: context)
                 return
             }
+            if case .ring = message.request {
+                startRing(message, context: context)
+                return
+            }
             let clock = ContinuousClock()
             let start = metrics == nil ? nil : clock.now
             guard let answered = processor.processWithoutScanning(message, session: &session) else {
@@ -340,6 +350,8 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
                 return
             }
             reply = answered
+            // An attach to another owner ends the ring, which acts for the one it was made for.
+            if let ring, ring.owner?.id != session.owner?.id { stopRing() }
             if let metrics, let start {
                 metrics.record(reply.reply, operation: message.request.operation, duration: clock.now - start)
             }
@@ -383,6 +395,47 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         context.flush()
     }
 
+    /// Answers a ring request: makes the ring (its memory object, its server thread) for the
+    /// owner this connection acts for (the implicit one if it has not attached) and passes the
+    /// object's descriptor with the reply, as a frames reply passes its descriptor.
+    private func startRing(_ message: RequestMessage, context: ChannelHandlerContext) {
+        func refuse(_ code: ErrorCode, _ text: String) {
+            let reply = processor.refuse(message, ReplyError(code, text))
+            metrics?.record(reply.reply, operation: .ring, duration: .zero)
+            write(encode(reply, context: context), context: context)
+        }
+        if let version = session.version, version < 3 {
+            return refuse(.unknownOperation, "ring needs protocol version 3; this connection's hello negotiated \(version)")
+        }
+        if ring != nil { return refuse(.notPermitted, "this connection has a ring already; one ring serves one connection") }
+        do {
+            _ = try processor.actingOwner(&session)
+        } catch {
+            return refuse(error.code, error.message)
+        }
+        let server: RingServer<A>
+        do {
+            let (memory, descriptor) = try RingMemory.create()
+            server = RingServer(memory: memory, descriptor: descriptor, processor: processor, session: session, logger: logger)
+            try server.start()
+        } catch {
+            logger.warning("could not make a ring", metadata: ["peer": "\(peer)", "why": "\(error)"])
+            return refuse(.internalError, "the daemon could not make a ring (\(error)); use the socket")
+        }
+        ring = server
+        processor.counters.add(.operations, core: processor.core)
+        let reply = ReplyMessage(id: message.id, .ring(RingGrant(layout: RingLayout.version, capacity: UInt32(RingLayout.capacity),
+                                                                 size: UInt64(RingLayout.size))))
+        metrics?.record(reply.reply, operation: .ring, duration: .zero)
+        pass(reply, descriptor: server.descriptor.rawValue, context: context)
+    }
+
+    /// Stops the ring, if any, and waits until its thread has.
+    private func stopRing() {
+        ring?.stop()
+        ring = nil
+    }
+
     /// Answers a frames request: the reply's bytes go in one sendmsg of their own with the
     /// descriptor attached (SCM_RIGHTS), after every earlier reply has reached the socket, and
     /// nothing after it is answered until then, so that replies stay in order and no other
@@ -394,6 +447,12 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
             write(encode(reply, context: context), context: context)
             return
         }
+        pass(reply, descriptor: descriptor, context: context)
+    }
+
+    /// Sends `reply` with `descriptor` attached, in a message of its own once every earlier
+    /// reply has reached the socket; nothing after it is answered until then.
+    private func pass(_ reply: ReplyMessage, descriptor: Int32, context: ChannelHandlerContext) {
         machine.scanStarted()
         let bytes = WireCodec.encode(reply)
         let loop = context.eventLoop

@@ -155,7 +155,7 @@ extension RequestProcessor {
             let updated = try owners.setQuota(owner.id, quota == 0 ? nil : quota)
             return .setQuota(info(updated, owners))
 
-        case .hello, .get, .put, .isFree, .stats, .ping, .frames:
+        case .hello, .get, .put, .isFree, .stats, .ping, .frames, .ring:
             preconditionFailure("\(request.operation) is not an owner request")
         }
     }

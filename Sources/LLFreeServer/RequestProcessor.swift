@@ -101,6 +101,14 @@ public struct RequestProcessor<A: FrameAllocator> {
         return (ReplyMessage(id: message.id, .frames(grant)), access == .readWrite ? frames.readWrite : frames.readOnly)
     }
 
+    /// The error reply to `message`, which is not served where it came (an operation the ring
+    /// does not carry). Counts the operation and the error.
+    func refuse(_ message: RequestMessage, _ error: ReplyError) -> ReplyMessage {
+        counters.add(.operations, core: core)
+        counters.add(.errors, core: core)
+        return ReplyMessage(id: message.id, .error(op: message.request.operation.rawValue, error))
+    }
+
     /// The reply to a request the codec refused.
     public func refuse(_ error: ProtocolError) -> ReplyMessage {
         counters.add(.operations, core: core)
@@ -230,6 +238,10 @@ public struct RequestProcessor<A: FrameAllocator> {
             // The connection answers it (the descriptor travels beside the reply); a processor
             // alone cannot pass one.
             return fail(.internalError, "frames is answered by the connection, which passes the descriptor")
+
+        case .ring:
+            // The connection answers it too (it creates the ring and passes its descriptor).
+            return fail(.internalError, "ring is answered by the connection, which passes the descriptor")
 
         default:
             return answerOwnerRequest(request, session: &session)

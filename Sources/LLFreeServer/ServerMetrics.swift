@@ -86,7 +86,7 @@ public final class ServerMetrics: Sendable {
             } else {
                 count(operation: operation.description, code: failures[0].code)
             }
-        case .hello, .isFree, .stats, .ping, .attach, .list, .release, .rootGet, .rootSet, .ownerInfo, .owners, .removeOwner, .setQuota, .frames:
+        case .hello, .isFree, .stats, .ping, .attach, .list, .release, .rootGet, .rootSet, .ownerInfo, .owners, .removeOwner, .setQuota, .frames, .ring:
             metrics.ok.increment()
         }
     }

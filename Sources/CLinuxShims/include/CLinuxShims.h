@@ -47,4 +47,31 @@ int llfree_punch_hole(int fd, int64_t offset, int64_t length);
 /// SEEK_DATA): 1 if some do, 0 if the range is a hole, or -errno.
 int llfree_has_data(int fd, int64_t offset, int64_t length);
 
+/// Creates an anonymous memory object (memfd_create with MFD_CLOEXEC | MFD_ALLOW_SEALING)
+/// named `name` for /proc. Returns its descriptor, or -errno.
+int llfree_memfd_create(const char *name);
+
+/// Seals memory object `fd` against growing and shrinking (F_SEAL_GROW | F_SEAL_SHRINK |
+/// F_SEAL_SEAL), so that no holder can truncate it under another's mapping (a SIGBUS there).
+/// Returns 0, or the errno value of the failure.
+int llfree_seal_size(int fd);
+
+/// Waits while the 32-bit word at `word` (in memory shared between processes: FUTEX_WAIT, not
+/// the private form) holds `expected`, at most `timeout_ns` nanoseconds. Returns 0 when woken,
+/// or the errno value (EAGAIN: the word differed already; ETIMEDOUT; EINTR).
+int llfree_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
+
+/// Wakes up to `count` waiters on the word at `word` (FUTEX_WAKE). Returns those woken, or -errno.
+int llfree_futex_wake(uint32_t *word, int count);
+
+/// A hint to the CPU that the caller spins (x86 pause, arm yield): it saves power and leaves the
+/// sibling hyperthread its share while a shared-memory peer is awaited.
+static inline void llfree_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 #endif

@@ -1,0 +1,61 @@
+// Wake-ups across the ring: a side that finds nothing to do spins for a bounded time (a reply
+// or request usually follows within microseconds), then sleeps on a futex word in the shared
+// memory until the other side rings it; so no core is burnt while a ring is idle. The other side
+// rings only when the sleeper said it sleeps, so a busy ring makes no system call at all. The
+// sleeper's flag store and the ringer's position store are each followed by a full fence before
+// the other's load (Dekker's pattern): at least one of them sees the other's, so no wake-up is
+// lost. A sleep is also bounded by a timeout, after which the sleeper looks at everything again.
+
+import Atomics
+import CLinuxShims
+
+/// One side's doorbell: the futex word it sleeps on and its "sleeping" flag.
+public struct RingDoorbell {
+    @usableFromInline let wake: UnsafeMutableRawPointer
+    @usableFromInline let sleeping: UnsafeMutableRawPointer
+
+    init(wake: UnsafeMutableRawPointer, sleeping: UnsafeMutableRawPointer) {
+        self.wake = wake
+        self.sleeping = sleeping
+    }
+
+    @usableFromInline var wakeWord: UnsafeAtomic<UInt32> { UnsafeAtomic(at: wake.assumingMemoryBound(to: UInt32.AtomicRepresentation.self)) }
+    @usableFromInline var sleepingWord: UnsafeAtomic<UInt32> { UnsafeAtomic(at: sleeping.assumingMemoryBound(to: UInt32.AtomicRepresentation.self)) }
+
+    /// The owner's wait: returns true as soon as `ready()` is; else spins for `spin`, then sleeps
+    /// until rung or for `sleep` at most, and returns `ready()` then (false: the caller looks at
+    /// what else may have changed, a stop or a closed peer, and waits again).
+    @inlinable
+    public func wait(spin: Duration, sleep: Duration, until ready: () -> Bool) -> Bool {
+        if ready() { return true }
+        let clock = ContinuousClock()
+        let deadline = clock.now + spin
+        var spins = 0
+        while true {
+            llfree_cpu_relax()
+            if ready() { return true }
+            spins &+= 1
+            if spins & 31 == 0 && clock.now >= deadline { break }
+        }
+        let seen = wakeWord.load(ordering: .acquiring)
+        sleepingWord.store(1, ordering: .sequentiallyConsistent)
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        if ready() {
+            sleepingWord.store(0, ordering: .relaxed)
+            return true
+        }
+        let (seconds, attoseconds) = sleep.components
+        _ = llfree_futex_wait(wake.assumingMemoryBound(to: UInt32.self), seen, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        sleepingWord.store(0, ordering: .relaxed)
+        return ready()
+    }
+
+    /// The other side's ring, after it published: wakes the owner if it sleeps.
+    @inlinable
+    public func ring() {
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        guard sleepingWord.load(ordering: .relaxed) != 0 else { return }
+        wakeWord.wrappingIncrement(ordering: .releasing)
+        _ = llfree_futex_wake(wake.assumingMemoryBound(to: UInt32.self), 1)
+    }
+}
