@@ -8,6 +8,9 @@
 
 import Atomics
 import CLinuxShims
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One side's doorbell: the futex word it sleeps on and its "sleeping" flag.
 public struct RingDoorbell {
@@ -25,17 +28,29 @@ public struct RingDoorbell {
     /// The owner's wait: returns true as soon as `ready()` is; else spins for `spin`, then sleeps
     /// until rung or for `sleep` at most, and returns `ready()` then (false: the caller looks at
     /// what else may have changed, a stop or a closed peer, and waits again).
+    /// The first part of a spin that does not yield the CPU.
+    public static var busy: Duration { .microseconds(5) }
+
     @inlinable
     public func wait(spin: Duration, sleep: Duration, until ready: () -> Bool) -> Bool {
         if ready() { return true }
         let clock = ContinuousClock()
-        let deadline = clock.now + spin
+        let start = clock.now
+        let deadline = start + spin, yielding = start + min(spin, Self.busy)
         var spins = 0
+        var yields = false
         while true {
-            llfree_cpu_relax()
+            // Busy at first; then each turn offers the CPU to whatever else is runnable, so that
+            // with more spinners than cores (clients and ring servers on a small machine) the peer
+            // that would end the wait is not kept from running.
+            if yields { sched_yield() } else { llfree_cpu_relax() }
             if ready() { return true }
             spins &+= 1
-            if spins & 31 == 0 && clock.now >= deadline { break }
+            if yields || spins & 31 == 0 {
+                let now = clock.now
+                if now >= deadline { break }
+                yields = now >= yielding
+            }
         }
         let seen = wakeWord.load(ordering: .acquiring)
         sleepingWord.store(1, ordering: .sequentiallyConsistent)

@@ -6,7 +6,8 @@
 // a progress line while it runs, and a final table of frames/s and latency percentiles
 // (HdrHistogram). With --json: one JSON object per line, one for the floor, one for the latency
 // phase and one per clients x batch result; a ratio's field name ends in `_floor_ratio`, and each
-// percentile is divided by the floor's same percentile.
+// percentile is divided by the floor's same percentile. Each phase runs per transport (--transport):
+// the socket, or the shared-memory ring each client's connection asks for.
 
 import ArgumentParser
 import CPUAffinity
@@ -19,7 +20,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Load-test llfreed: the transport floor, ping vs get latency, then frames/s for clients x batch.",
-        discussion: "First the transport floor: a 32-byte ping-pong over a socketpair between two threads of this process with plain blocking write and read, measured in the same run; every latency is also printed as a ratio to the floor's same percentile. Every frame obtained is put back before a client stops. Each client is a thread with its own connection, doing its I/O on that thread (the blocking client); with --pin each client's thread runs on one CPU, round robin over the CPUs this process may use. --json prints one JSON object per line: {\"result\":\"floor\"}, {\"result\":\"latency\"} and one {\"result\":\"throughput\"} per clients x batch, latencies in microseconds (fields ending in _us) and ratios to the floor (fields ending in _floor_ratio).")
+        discussion: "First the transport floor: a 32-byte ping-pong over a socketpair between two threads of this process with plain blocking write and read, measured in the same run; every latency is also printed as a ratio to the floor's same percentile. Every frame obtained is put back before a client stops. Each client is a thread with its own connection, doing its I/O on that thread (the blocking client); with --pin each client's thread runs on one CPU, round robin over the CPUs this process may use. With --transport ring each client asks its connection for a shared-memory ring and sends its pings, gets and puts there (--transport socket,ring measures both, one after the other). --json prints one JSON object per line: {\"result\":\"floor\"}, one {\"result\":\"latency\"} per transport and one {\"result\":\"throughput\"} per transport x clients x batch (each with a \"transport\" field), latencies in microseconds (fields ending in _us) and ratios to the floor (fields ending in _floor_ratio).")
 
     @OptionGroup var connection: SocketOptions
 
@@ -44,9 +45,16 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Pin each client (its thread, which does its I/O) to a CPU, round robin.")
     var pin = false
 
+    @Option(help: "Transports, comma-separated: socket (requests on the Unix socket), ring (the shared-memory ring each connection asks for).")
+    var transport = "socket"
+
     func run() throws {
         let clientCounts = try list(clients, "--clients")
         let batches = try list(batch, "--batch")
+        let transports = transport.split(separator: ",").map { String($0) }
+        guard !transports.isEmpty, transports.allSatisfy({ BenchTransport(rawValue: $0) != nil }) else {
+            throw ValidationError("--transport takes socket and ring, comma-separated, not \"\(transport)\"")
+        }
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
         do {
             let probe = try connection.client()
@@ -56,18 +64,20 @@ struct BenchCommand: ParsableCommand {
                 print("llfreed at \(connection.path): pool \(info.path), \(info.frames) frames, \(info.durability), \(info.cores) cores")
             }
             let floor = try floorPhase()
-            if latencyRounds > 0 { try latencyPhase(floor: floor) }
+            for t in transports.compactMap(BenchTransport.init) where latencyRounds > 0 { try latencyPhase(floor: floor, transport: t) }
             var rows = [[String]]()
-            for k in clientCounts {
-                for b in batches {
-                    rows.append(try throughput(clients: k, batch: b, floor: floor))
+            for t in transports.compactMap(BenchTransport.init) {
+                for k in clientCounts {
+                    for b in batches {
+                        rows.append(try throughput(clients: k, batch: b, floor: floor, transport: t))
+                    }
                 }
             }
             FileHandleOutput.progress("")
             if json { return }
             print("")
             print(pin ? "clients pinned round robin to CPUs \(CPUAffinity.allowedCPUs().map(String.init).joined(separator: ","))" : "clients not pinned")
-            printTable(["clients", "batch", "order", "frames/s", "get p50 us", "get p99 us", "get p99.9 us", "put p50 us", "put p99 us",
+            printTable(["transport", "clients", "batch", "order", "frames/s", "get p50 us", "get p99 us", "get p99.9 us", "put p50 us", "put p99 us",
                         "get p50/floor", "put p50/floor"], rows)
         } catch let failure as OnlineFailure {
             throw failure.exit()
@@ -106,8 +116,8 @@ struct BenchCommand: ParsableCommand {
 
     /// Alternates ping and get(1)+put(1) on one connection; compares their round trips with each
     /// other and with the floor.
-    private func latencyPhase(floor: Histogram<UInt64>) throws {
-        let client = try connection.client()
+    private func latencyPhase(floor: Histogram<UInt64>, transport: BenchTransport) throws {
+        let client = try BenchCalls(try connection.client(), transport)
         defer { client.close() }
         var ping = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
         var get = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
@@ -129,7 +139,8 @@ struct BenchCommand: ParsableCommand {
         FileHandleOutput.progress("")
         let p50ping = Double(ping.valueAtPercentile(50)), p50get = Double(get.valueAtPercentile(50))
         if json {
-            var object: [(String, JSONValue)] = [("result", .string("latency")), ("order", .int(order)), ("rounds", .int(Int(ping.totalCount)))]
+            var object: [(String, JSONValue)] = [("result", .string("latency")), ("transport", .string(transport.rawValue)), ("order", .int(order)),
+                                                 ("rounds", .int(Int(ping.totalCount)))]
             for (op, histogram) in [("ping", ping), ("get", get)] {
                 for (name, value) in Self.percentiles { object.append(("\(op)_\(name)_us", .micro(histogram.valueAtPercentile(value)))) }
                 for (name, value) in Self.percentiles {
@@ -141,6 +152,7 @@ struct BenchCommand: ParsableCommand {
             return
         }
         print("")
+        print("transport: \(transport.rawValue)")
         let columns = Self.percentiles.map(\.value)
         printTable(["round trip", "p50 us", "p90 us", "p99 us", "p99.9 us", "p50/floor", "p99/floor"], [
             ["floor (socketpair)"] + columns.map { micro(floor.valueAtPercentile($0)) } + ["1.00", "1.00"],
@@ -160,7 +172,7 @@ struct BenchCommand: ParsableCommand {
         var frames: UInt64 = 0
     }
 
-    private func throughput(clients k: Int, batch b: Int, floor: Histogram<UInt64>) throws -> [String] {
+    private func throughput(clients k: Int, batch b: Int, floor: Histogram<UInt64>, transport: BenchTransport) throws -> [String] {
         let workers = (0..<k).map { _ in Worker() }
         let stop = Date().addingTimeInterval(duration)
         let socket = connection.path
@@ -171,10 +183,10 @@ struct BenchCommand: ParsableCommand {
             Thread {
                 // The blocking client does its I/O on this thread: pinning it pins the client.
                 if pin { CPUAffinity.pin(to: cpus[index % cpus.count]) }
-                let client = BlockingLLFreeClient(socketPath: socket)
-                defer { client.close() }
                 let clock = ContinuousClock()
                 do {
+                    let client = try BenchCalls(BlockingLLFreeClient(socketPath: socket), transport)
+                    defer { client.close() }
                     while Date() < stop {
                         let t0 = clock.now
                         let got = try client.get(order: order, count: b)
@@ -211,7 +223,7 @@ struct BenchCommand: ParsableCommand {
         let frames = workers.reduce(UInt64(0)) { $0 + $1.frames }
         let rate = Double(frames) / elapsed
         if json {
-            var object: [(String, JSONValue)] = [("result", .string("throughput")), ("clients", .int(k)), ("batch", .int(b)), ("order", .int(order)),
+            var object: [(String, JSONValue)] = [("result", .string("throughput")), ("transport", .string(transport.rawValue)), ("clients", .int(k)), ("batch", .int(b)), ("order", .int(order)),
                                                  ("pinned", .bool(pin)), ("frames_per_s", .number(rate.rounded())),
                                                  ("round_trips", .int(Int(get.totalCount)))]
             for (op, histogram) in [("get", get), ("put", put)] {
@@ -222,7 +234,7 @@ struct BenchCommand: ParsableCommand {
             }
             printJSON(object)
         }
-        return ["\(k)", "\(b)", "\(order)", String(format: "%.0f", rate),
+        return [transport.rawValue, "\(k)", "\(b)", "\(order)", String(format: "%.0f", rate),
                 micro(get.valueAtPercentile(50)), micro(get.valueAtPercentile(99)), micro(get.valueAtPercentile(99.9)),
                 micro(put.valueAtPercentile(50)), micro(put.valueAtPercentile(99)),
                 ratio(get.valueAtPercentile(50), floor.valueAtPercentile(50)), ratio(put.valueAtPercentile(50), floor.valueAtPercentile(50))]
@@ -270,4 +282,36 @@ enum JSONValue {
 func nanoseconds(_ d: Duration) -> UInt64 {
     let (seconds, attoseconds) = d.components
     return max(1, UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000))
+}
+
+/// How a bench client reaches the daemon.
+enum BenchTransport: String {
+    case socket, ring
+}
+
+/// A bench client's ping, get and put on the socket or on its connection's ring.
+struct BenchCalls {
+    let client: BlockingLLFreeClient
+    let ring: RingChannel?
+
+    init(_ client: BlockingLLFreeClient, _ transport: BenchTransport) throws {
+        self.client = client
+        do {
+            ring = transport == .ring ? try client.ring() : nil
+        } catch {
+            client.close()
+            throw error
+        }
+    }
+
+    func ping() throws { if let ring { try ring.ping() } else { try client.ping() } }
+    func get(order: Int, count: Int) throws -> GetResult {
+        if let ring { return try ring.get(order: order, count: count) }
+        return try client.get(order: order, count: count)
+    }
+    func put(order: Int, frames: [UInt64]) throws -> PutResult {
+        if let ring { return try ring.put(order: order, frames: frames) }
+        return try client.put(order: order, frames: frames)
+    }
+    func close() { client.close() }
 }
