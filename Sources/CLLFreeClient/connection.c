@@ -158,7 +158,8 @@ static int64_t now_ms(void) {
 llfree_status llf_connect(llfree_client *c) {
     struct sockaddr_un address = {.sun_family = AF_UNIX};
     memcpy(address.sun_path, c->socket_path, strlen(c->socket_path) + 1);
-    int64_t deadline = c->connect_timeout_ms > 0 ? now_ms() + c->connect_timeout_ms : 0;
+    // now_ms() counts whole milliseconds: one more keeps the retries going for the whole timeout.
+    int64_t deadline = c->connect_timeout_ms > 0 ? now_ms() + c->connect_timeout_ms + 1 : 0;
     int backoff = 1;
     for (;;) {
         // Non-blocking while connecting: a Unix socket whose listen backlog is full then fails

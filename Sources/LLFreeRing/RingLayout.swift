@@ -6,7 +6,7 @@
 /// Offsets and sizes of a ring memory object (layout 1). All words are little-endian.
 public enum RingLayout {
     /// Bytes 0...7: "LLFRING1".
-    public static let magic: UInt64 = 0x3147_4E49_5252_4C4C  // "LLFRING1" read little-endian
+    public static let magic: UInt64 = 0x3147_4E49_5246_4C4C  // "LLFRING1" read little-endian
     /// The layout revision this code reads and writes (u32 at 8).
     public static let version: UInt32 = 1
     /// Bytes of each ring (u32 at 12): at least twice the largest message (a put or get of

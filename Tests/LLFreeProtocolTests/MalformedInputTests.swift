@@ -70,7 +70,7 @@ import Testing
         expectRequestError(Self.raw(version: 0, op: 6, body: []), .unsupportedVersion)
     }
 
-    @Test(arguments: [UInt8(0), 0x11, 0x42, 0x7F, 0x80, 0x86, 0xFF])
+    @Test(arguments: [UInt8(0), 0x12, 0x42, 0x7F, 0x80, 0x86, 0xFF])
     func unknownOperation(_ op: UInt8) {
         expectRequestError(Self.raw(op: op, body: []), .unknownOperation)
     }

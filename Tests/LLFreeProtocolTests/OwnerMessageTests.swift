@@ -102,7 +102,7 @@ import Testing
         for op in Operation.allCases {
             #expect(op.minimumVersion == (op.rawValue <= 0x06 ? 1 : op.rawValue <= 0x0F ? 2 : 3), "\(op)")
         }
-        #expect(Operation.allCases.map(\.rawValue) == Array(1...0x10))
+        #expect(Operation.allCases.map(\.rawValue) == Array(1...0x11))
         #expect(Set(Operation.allCases.map(\.description)).count == Operation.allCases.count)
         #expect(WireOwnerKind.persistent.description == "persistent" && WireOwnerKind.ephemeral.description == "ephemeral")
     }

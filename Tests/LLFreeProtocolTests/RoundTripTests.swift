@@ -14,6 +14,8 @@ import Testing
         .isFree(order: 14, frame: 1 << 14),
         .stats,
         .ping,
+        .frames,
+        .ring,
     ]
 
     @Test(arguments: requests)
@@ -44,7 +46,15 @@ import Testing
         .error(op: Operation.put.rawValue, ReplyError(.invalidOrder, "order 20 exceeds 14")),
         .error(op: 0x42, ReplyError(.unknownOperation, "op byte 0x42")),
         .error(op: Wire.framingErrorOp, ReplyError(.tooLarge, "too large")),
+        .ring(RingGrant(layout: 1, capacity: 262_144, size: 528_384)),
     ]
+
+    /// A ring reply's body, byte by byte as docs/protocol.md ("ring (0x11)") gives it.
+    @Test func ringReplyBytesMatchTheSpecification() {
+        let bytes = WireCodec.encode(ReplyMessage(id: 9, .ring(RingGrant(layout: 1, capacity: 262_144, size: 528_384))))
+        #expect(bytes == [28, 0, 0, 0, 1, 0x91, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0,
+                          1, 0, 0, 0, 0x00, 0x00, 0x04, 0x00, 0x00, 0x10, 0x08, 0x00, 0, 0, 0, 0])
+    }
 
     @Test(arguments: replies)
     func reply(_ reply: Reply) throws {
