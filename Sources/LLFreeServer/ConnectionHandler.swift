@@ -62,8 +62,6 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     private var ring: RingServer<A>?
     /// Frame numbers of the put being answered.
     private var scratch = FrameScratch()
-    /// Whether the fast path may be taken at all (not while requests are timed for metrics).
-    private let fast: Bool
     /// Replies written to `out` past which they are handed to the channel at once, so that its
     /// writability (the client reading its replies) is judged as when each reply is written.
     static var outLimit: Int { 64 * 1024 }
@@ -71,7 +69,6 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     init(processor: RequestProcessor<A>, policy: AccessPolicy, state: ServerState, limiter: ConnectionLimiter,
          logger: Logger, metrics: ServerMetrics? = nil, peer: PeerCredentials? = nil) {
         self.givenPeer = peer
-        self.fast = metrics == nil
         self.processor = processor
         self.policy = policy
         self.state = state
@@ -154,7 +151,7 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
     private func split(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) {
         while buffer.readableBytes >= Wire.lengthSize {
             if out.readableBytes == 0 && out.writerIndex > 0 { out.clear() }
-            let direct = fast && machine.answersDirectly(writable: context.channel.isWritable)
+            let direct = machine.answersDirectly(writable: context.channel.isWritable)
             let step: (consumed: Int, decoded: DecodedRequest?)? = buffer.withUnsafeReadableBytes { raw in
                 let size: Int
                 do throws(ProtocolError) {
@@ -164,7 +161,19 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
                     return (raw.count, .invalid(error))
                 }
                 let message = UnsafeRawBufferPointer(rebasing: raw[0..<size])
-                if direct && processor.answerFast(message, session: &session, into: &out, scratch: &scratch) { return (size, nil) }
+                if direct {
+                    if let metrics {
+                        // Timed and counted from the reply's bytes, so the fast path stays on.
+                        let clock = ContinuousClock(), start = clock.now, from = out.writerIndex
+                        if processor.answerFast(message, session: &session, into: &out, scratch: &scratch) {
+                            let duration = clock.now - start
+                            out.withUnsafeReadableBytes { metrics.recordFast(reply: UnsafeRawBufferPointer(rebasing: $0[(from - out.readerIndex)...]), duration: duration) }
+                            return (size, nil)
+                        }
+                    } else if processor.answerFast(message, session: &session, into: &out, scratch: &scratch) {
+                        return (size, nil)
+                    }
+                }
                 do throws(ProtocolError) {
                     return (size, .request(try WireCodec.decodeRequest(message)))
                 } catch {
@@ -416,7 +425,8 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         let server: RingServer<A>
         do {
             let (memory, descriptor) = try RingMemory.create()
-            server = RingServer(memory: memory, descriptor: descriptor, processor: processor, session: session, logger: logger)
+            server = RingServer(memory: memory, descriptor: descriptor, processor: processor, session: session, logger: logger,
+                                metrics: metrics)
             try server.start()
         } catch {
             logger.warning("could not make a ring", metadata: ["peer": "\(peer)", "why": "\(error)"])

@@ -39,6 +39,8 @@ final class RingServer<A: FrameAllocator>: @unchecked Sendable {
     private var processor: RequestProcessor<A>
     private var session: ClientSession
     private let logger: Logger
+    /// Counts and times the ring's requests as the socket's, when the metrics endpoint is on.
+    private let metrics: ServerMetrics?
     private let stopping = ManagedAtomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     // The serving thread's own.
@@ -46,7 +48,9 @@ final class RingServer<A: FrameAllocator>: @unchecked Sendable {
     private var out = ByteBufferAllocator().buffer(capacity: RingLayout.capacity)
     private let message = UnsafeMutableRawPointer.allocate(byteCount: Wire.lengthSize + Wire.maxLength, alignment: 16)
 
-    init(memory: RingMemory, descriptor: SystemPackage.FileDescriptor, processor: RequestProcessor<A>, session: ClientSession, logger: Logger) {
+    init(memory: RingMemory, descriptor: SystemPackage.FileDescriptor, processor: RequestProcessor<A>, session: ClientSession, logger: Logger,
+         metrics: ServerMetrics?) {
+        self.metrics = metrics
         self.memory = memory
         self.descriptor = descriptor
         self.processor = processor
@@ -130,7 +134,14 @@ final class RingServer<A: FrameAllocator>: @unchecked Sendable {
 
     /// Answers one whole request message.
     private func answer(_ message: UnsafeRawBufferPointer) {
-        if processor.answerFast(message, session: &session, into: &out, scratch: &scratch) { return }
+        let clock = ContinuousClock(), start = clock.now, from = out.writerIndex
+        if processor.answerFast(message, session: &session, into: &out, scratch: &scratch) {
+            if let metrics {
+                let duration = clock.now - start
+                out.withUnsafeReadableBytes { metrics.recordFast(reply: UnsafeRawBufferPointer(rebasing: $0[(from - out.readerIndex)...]), duration: duration) }
+            }
+            return
+        }
         let reply: ReplyMessage
         do {
             let decoded = try WireCodec.decodeRequest(message)
@@ -141,8 +152,10 @@ final class RingServer<A: FrameAllocator>: @unchecked Sendable {
                 reply = processor.refuse(decoded, ReplyError(.unknownOperation,
                     "\(decoded.request.operation) is not served on the ring (it carries ping, get, put, is-free and stats); send it on the socket"))
             }
+            metrics?.record(reply.reply, operation: decoded.request.operation, duration: clock.now - start)
         } catch {
             reply = processor.refuse(error)
+            metrics?.recordRefused(error)
         }
         let bytes = WireCodec.encode(reply)
         out.writeBytes(bytes)

@@ -91,6 +91,42 @@ public final class ServerMetrics: Sendable {
         }
     }
 
+    /// Counts and times a request the fast path answered, from its reply's bytes (a ping, get or
+    /// put with status 0, docs/protocol.md): the same counts ``record(_:operation:duration:)``
+    /// makes from the reply value, without one being built.
+    public func recordFast(reply bytes: UnsafeRawBufferPointer, duration: Duration) {
+        guard bytes.count >= Wire.headerSize else { return }
+        let op = bytes.load(fromByteOffset: 5, as: UInt8.self) & ~Wire.replyBit
+        guard let operation = Operation(rawValue: op), operations.indices.contains(Int(op) - 1) else { return }
+        let metrics = operations[Int(op) - 1]
+        metrics.latency.recordNanoseconds(duration.nanoseconds)
+        func u32(_ offset: Int) -> UInt32 { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
+        func u16(_ offset: Int) -> UInt16 { UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)) }
+        switch operation {
+        case .get where bytes.count >= Wire.headerSize + 8:
+            let served = u32(16), shortfall = u16(20)
+            if shortfall == 0 {
+                metrics.ok.increment()
+            } else if served > 0 {
+                metrics.partial?.increment()
+            } else {
+                count(operation: operation.description, code: ErrorCode(rawValue: shortfall) ?? .internalError)
+            }
+        case .put where bytes.count >= Wire.headerSize + 8:
+            let requested = Int(u32(16)), freed = Int(u32(20))
+            if freed == requested {
+                metrics.ok.increment()
+            } else if freed > 0 {
+                metrics.partial?.increment()
+            } else {
+                let first = requested > 0 && bytes.count >= Wire.headerSize + 10 ? u16(Wire.headerSize + 8) : 0
+                count(operation: operation.description, code: ErrorCode(rawValue: first) ?? .internalError)
+            }
+        default:
+            metrics.ok.increment()
+        }
+    }
+
     /// Counts a request the codec refused before it reached an operation (op "invalid" when the
     /// op byte named none).
     public func recordRefused(_ error: ProtocolError) {

@@ -126,6 +126,17 @@ final class DeploymentTests: XCTestCase {
         XCTAssertEqual(scrape.sample("llfreed_free_frames"), 16382)
         XCTAssertEqual(scrape.sample("llfreed_clients_connected"), 1)
         XCTAssertEqual(scrape.sample("llfreed_recovery_ran"), 0)
+        // The ring's requests count as the socket's (its fast path stays on with metrics).
+        let pings = scrape.sample(#"llfreed_operations_total{op="ping",result="ok"}"#) ?? 0
+        let ring = try client.ring()
+        let more = try ring.get(order: 0, count: 1)
+        _ = try ring.put(order: 0, frames: more.frames)
+        try ring.ping()
+        scrape = try HTTPScrape.request(unixPath: metrics)
+        XCTAssertEqual(scrape.sample(#"llfreed_operations_total{op="get",result="ok"}"#), 2, scrape.body)
+        XCTAssertEqual(scrape.sample(#"llfreed_operations_total{op="put",result="ok"}"#), 2)
+        XCTAssertEqual(scrape.sample(#"llfreed_operations_total{op="ping",result="ok"}"#), pings + 1)
+        XCTAssertEqual(scrape.sample(#"llfreed_operations_total{op="ring",result="ok"}"#), 1)
         client.close()
 
         kill(process.processIdentifier, SIGKILL)

@@ -18,6 +18,32 @@ final class MetricsEndpointTests: XCTestCase {
         return (registry, ServerMetrics(factory: factory))
     }
 
+    /// The fast path (socket and ring) keeps running with metrics on: its requests are counted
+    /// from the reply bytes, exactly as the general path counts the reply values.
+    func testTheFastPathCountsFromReplyBytesWhatTheGeneralPathCountsFromReplies() throws {
+        let (general, byValue) = makeMetrics()
+        let (fast, byBytes) = makeMetrics()
+        let replies: [Reply] = [
+            .get(GetResult(frames: [1, 2], shortfall: nil)),
+            .get(GetResult(frames: [3], shortfall: .quotaExceeded)),
+            .get(GetResult(frames: [], shortfall: .outOfMemory)),
+            .put(PutResult(results: [nil, nil])),
+            .put(PutResult(results: [nil, .notOwner])),
+            .put(PutResult(results: [.notAllocated, .invalidFrame])),
+            .ping,
+        ]
+        for (i, reply) in replies.enumerated() {
+            let duration = Duration.microseconds(Int64(i * 7))
+            let operation = Operation(rawValue: reply.requestOp)!
+            byValue.record(reply, operation: operation, duration: duration)
+            let bytes = WireCodec.encode(ReplyMessage(id: UInt64(i), reply))
+            bytes.withUnsafeBytes { byBytes.recordFast(reply: $0, duration: duration) }
+        }
+        let a = String(decoding: general.emitToBuffer(), as: UTF8.self), b = String(decoding: fast.emitToBuffer(), as: UTF8.self)
+        XCTAssertTrue(a.contains(#"llfreed_operations_total{op="put",result="not_allocated"}"#))
+        XCTAssertEqual(a.split(separator: "\n").sorted(), b.split(separator: "\n").sorted())
+    }
+
     func testTCPScrapeShowsOperationsLatencyFramesAndClients() async throws {
         let (registry, metrics) = makeMetrics()
         metrics.record(.get(GetResult(frames: [1, 2], shortfall: nil)), operation: .get, duration: .microseconds(3))
