@@ -13,8 +13,11 @@ import LLFreePool
 import LLFreeProtocol
 import NIOCore
 
-/// An aligned buffer of frame numbers a connection reuses for the puts it serves.
-struct FrameScratch {
+/// An aligned buffer of frame numbers a connection reuses for the puts it serves. (Seen by
+/// `llfree-bench request-path --path fast` through the Benchmarks SPI.)
+@_spi(Benchmarks) public struct FrameScratch {
+    @_spi(Benchmarks) public init() {}
+
     private(set) var frames: UnsafeMutablePointer<UInt64>? = nil
     private(set) var capacity = 0
 
@@ -32,7 +35,7 @@ struct FrameScratch {
         frames = .allocate(capacity: capacity)
     }
 
-    mutating func release() {
+    @_spi(Benchmarks) public mutating func release() {
         frames?.deallocate()
         frames = nil
         capacity = 0
@@ -45,8 +48,8 @@ extension RequestProcessor {
     /// with nothing written, changed or counted otherwise (then the caller answers it the
     /// general way). A connection whose owner is not attached yet (its first get or put attaches
     /// the implicit one) goes the general way too.
-    @inline(__always)
-    func answerFast(_ message: UnsafeRawBufferPointer, session: inout ClientSession, into out: inout ByteBuffer,
+    @inline(__always) @_spi(Benchmarks)
+    public func answerFast(_ message: UnsafeRawBufferPointer, session: inout ClientSession, into out: inout ByteBuffer,
                     scratch: inout FrameScratch) -> Bool {
         #if _endian(little)
         let size = message.count

@@ -9,6 +9,9 @@
 //   reply's encoding into an outbound ByteBuffer): everything of a round trip but the socket's
 //   read and write and the event loop's epoll_wait.
 // - `processor`: the codec and the request processor alone (what the pipeline adds is NIO's).
+// - `fast`: the processor's fast path alone (RequestProcessor.answerFast, as the connection
+//   handler and a ring's server call it): no request or reply value, the reply written into a
+//   reused ByteBuffer.
 //
 // Each round of an operation is one request (ping) or a get and the put of its frames. Under
 // callgrind, `--toggle-collect='*RequestPathCommand*measure*'` counts only the measured loops;
@@ -20,7 +23,7 @@ import LLFree
 import LLFreePool
 import LLFreeProtocol
 import LLFreeDaemon
-import LLFreeServer
+@_spi(Benchmarks) import LLFreeServer
 import Logging
 import NIOCore
 import NIOEmbedded
@@ -29,7 +32,7 @@ struct RequestPathCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "request-path",
         abstract: "The daemon's request path in process (no socket): ns per request, for callgrind's instruction counts.",
-        discussion: "Formats and opens a pool with owners on --dir (cpu-cache) and serves it with the server's own code. --path pipeline runs the connection handlers on an EmbeddedChannel (NIO pipeline, decoder, handler, processor, encoder); --path processor runs the codec and the request processor alone. Operations: ping (one request per round), get1 and get256 (a get of 1 or 256 order-0 frames and the put of them per round). Under callgrind, --toggle-collect='*RequestPathCommand*measure*' counts only the measured loops.")
+        discussion: "Formats and opens a pool with owners on --dir (cpu-cache) and serves it with the server's own code. --path pipeline runs the connection handlers on an EmbeddedChannel (NIO pipeline, decoder, handler, processor, encoder); --path processor runs the codec and the request processor alone; --path fast runs the processor's fast path alone (answerFast, as the connection handler and a ring's server call it). Operations: ping (one request per round), get1 and get256 (a get of 1 or 256 order-0 frames and the put of them per round). Under callgrind, --toggle-collect='*RequestPathCommand*measure*' counts only the measured loops.")
 
     @Option(help: "Directory of the pool file (a tmpfs such as /dev/shm, as llfreed serves in the benchmarks).")
     var dir = "/dev/shm"
@@ -40,7 +43,7 @@ struct RequestPathCommand: ParsableCommand {
     @Option(help: "Rounds per operation (after a tenth as many to warm up).")
     var rounds = 200_000
 
-    @Option(help: "pipeline (the server's connection handlers on an EmbeddedChannel) or processor (codec and request processor).")
+    @Option(help: "pipeline (the server's connection handlers on an EmbeddedChannel), processor (codec and request processor) or fast (the processor's fast path).")
     var path = "pipeline"
 
     @Option(parsing: .upToNextOption, help: "Operations: ping, get1, get256.")
@@ -50,7 +53,7 @@ struct RequestPathCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        guard ["pipeline", "processor"].contains(path) else { throw ValidationError("--path is pipeline or processor, not \(path)") }
+        guard ["pipeline", "processor", "fast"].contains(path) else { throw ValidationError("--path is pipeline, processor or fast, not \(path)") }
         for o in op where !["ping", "get1", "get256"].contains(o) { throw ValidationError("unknown operation \(o); use ping, get1, get256") }
         let bytes: UInt64
         do { bytes = try SizeParser.parse(size) } catch { throw ValidationError(error.description) }
@@ -74,6 +77,8 @@ struct RequestPathCommand: ParsableCommand {
             let runner: Runner
             if path == "pipeline" {
                 runner = try PipelineRunner(server: server, peer: peer)
+            } else if path == "fast" {
+                runner = try FastRunner(server: server, peer: peer)
             } else {
                 runner = ProcessorRunner(server: server, peer: peer)
             }
@@ -212,4 +217,46 @@ final class ProcessorRunner: Runner {
         _ = try putBytes.withUnsafeBytes { try serve(UnsafeRawBufferPointer(rebasing: $0[0..<size])) }
         guard out[6] == 0 && out[7] == 0 else { throw ValidationError("the put was refused") }
     }
+}
+
+/// The processor's fast path, as the connection handler and a ring's server call it: the
+/// request's bytes in, the reply's bytes appended to a reused buffer.
+final class FastRunner: Runner {
+    let processor: RequestProcessor<PmemAllocator>
+    var session: ClientSession
+    var out = ByteBufferAllocator().buffer(capacity: Wire.headerSize + 8 + 8 * Wire.maxBatch)
+    var scratch = FrameScratch()
+
+    init(server: LLFreeServer<PmemAllocator>, peer: PeerCredentials) throws {
+        processor = RequestProcessor(allocator: server.allocator, core: 0, pool: server.pool, counters: server.counters, owners: server.owners)
+        session = ClientSession(peer: peer)
+        super.init()
+        // The fast path serves attached connections: the implicit owner is attached first, as a
+        // connection's first get does on the general path.
+        let first = processor.process(RequestMessage(id: 0, .get(order: 0, count: 1, kind: .fixed)), session: &session)
+        guard case .get(let got) = first.reply else { throw ValidationError("the first get was refused: \(first.reply)") }
+        _ = processor.process(RequestMessage(id: 0, .put(order: 0, frames: got.frames)), session: &session)
+    }
+
+    private func serve(_ bytes: UnsafeRawBufferPointer) throws {
+        out.clear()
+        guard processor.answerFast(bytes, session: &session, into: &out, scratch: &scratch) else {
+            throw ValidationError("the fast path did not answer")
+        }
+    }
+
+    override func ping() throws {
+        try pingBytes.withUnsafeBytes { try serve($0) }
+    }
+
+    override func getPut(_ batch: Int) throws {
+        try (batch == 1 ? get1Bytes : get256Bytes).withUnsafeBytes { try serve($0) }
+        let size = try out.withUnsafeReadableBytes { try makePut(from: $0) }
+        try putBytes.withUnsafeBytes { try serve(UnsafeRawBufferPointer(rebasing: $0[0..<size])) }
+        guard out.getInteger(at: out.readerIndex + 6, endianness: .little, as: UInt16.self) == 0 else {
+            throw ValidationError("the put was refused")
+        }
+    }
+
+    override func finish() { scratch.release() }
 }
