@@ -372,6 +372,20 @@ public final class LLFreeClient: Sendable {
         }
     }
 
+    /// The gets of one call from their outcomes (a blocking exchange's): the replies that came,
+    /// and the first failure.
+    static func joinGets(_ outcomes: [Result<Reply, ClientError>]) throws(ClientError) -> GetResult {
+        var replies = [Reply]()
+        var failure: ClientError? = nil
+        for outcome in outcomes {
+            switch outcome {
+            case .success(let reply): replies.append(reply)
+            case .failure(let error): failure = failure ?? error
+            }
+        }
+        return try joinGets(replies, failure: failure)
+    }
+
     static func joinGets(_ replies: [Reply], failure: ClientError?) throws(ClientError) -> GetResult {
         var result = GetResult(frames: [])
         var firstError: ClientError? = nil

@@ -58,16 +58,7 @@ public final class RingChannel: @unchecked Sendable {
 
     /// See ``LLFreeClient/get(order:count:kind:)``.
     public func get(order: Int, count: Int, kind: WireKind = .fixed) throws(ClientError) -> GetResult {
-        let outcomes = try exchange(LLFreeClient.getRequests(order: order, count: count, kind: kind))
-        var replies = [Reply]()
-        var failure: ClientError? = nil
-        for outcome in outcomes {
-            switch outcome {
-            case .success(let reply): replies.append(reply)
-            case .failure(let error): failure = failure ?? error
-            }
-        }
-        return try LLFreeClient.joinGets(replies, failure: failure)
+        try LLFreeClient.joinGets(exchange(LLFreeClient.getRequests(order: order, count: count, kind: kind)))
     }
 
     /// See ``LLFreeClient/put(order:frames:)``.
