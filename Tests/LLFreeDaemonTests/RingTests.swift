@@ -131,6 +131,21 @@ import Testing
         try ring.ping()
     }
 
+    /// SIGTERM with a ring open: the ring is stopped with its connection, before the pool is
+    /// closed, and the daemon exits cleanly.
+    @Test func aGracefulStopEndsTheRingBeforeThePoolCloses() throws {
+        let daemon = try DaemonProcess(size: "64M")
+        defer { daemon.remove() }
+        let client = BlockingLLFreeClient(socketPath: daemon.socket)
+        defer { client.close() }
+        let ring = try client.ring()
+        let held = try ring.get(order: 0, count: 64).frames
+        #expect(held.count == 64)
+        #expect(daemon.terminate() == 0)
+        #expect(ring.memory.state == .closed)
+        #expect(throws: ClientError.self) { try ring.ping() }
+    }
+
     /// A daemon killed while a ring waits: the call fails (the socket's hangup is seen), it
     /// does not hang.
     @Test func aKilledDaemonFailsTheRingsCallsInsteadOfHangingThem() throws {
