@@ -332,11 +332,18 @@ public enum ConfigurationLoader {
         }
         shown[.zeroReserve] = SizeParser.format(zeroReserve)
 
+        var ringMax = ServerConfiguration.defaultMaxRings
+        if let value = text(.ringMax)?.trimmingSpaces() {
+            guard let n = Int(value), n >= 0, n <= 4096 else { throw fail(.ringMax, value) }
+            ringMax = n
+        }
+        shown[.ringMax] = "\(ringMax)"
+
         return DaemonSettings(
             poolPath: poolPath, poolFrames: poolFrames, poolCreate: poolCreate, poolSize: poolSize, treeChildren: treeChildren, durability: durability,
             socketPath: socketPath, socketMode: socketMode, socketGroup: socketGroup, threads: threads, pin: pin, allowUIDs: uids,
             allowGIDs: gids, readOnlyUIDs: readOnlyUIDs, readOnlyGIDs: readOnlyGIDs, logLevel: logLevel, logFormat: logFormat, metricsListen: metrics, zeroCPU: zeroCPU,
-            zeroReserve: zeroReserve, configFile: file,
+            zeroReserve: zeroReserve, ringMax: ringMax, configFile: file,
             sources: allSources, texts: shown)
     }
 

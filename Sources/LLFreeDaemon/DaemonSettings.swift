@@ -48,6 +48,8 @@ public struct DaemonSettings: Sendable {
     public var zeroCPU: Int
     /// Bytes of free huge frames kept in memory; the idle zeroer punches out the rest.
     public var zeroReserve: UInt64
+    /// Shared-memory rings served at once (0: none).
+    public var ringMax: Int
     /// The configuration file read, if any.
     public var configFile: String?
     /// Where each setting came from.
@@ -69,7 +71,7 @@ public struct DaemonSettings: Sendable {
         DaemonOptions(poolPath: poolPath, frames: poolFrames, create: poolCreate, size: poolSize, treeChildren: treeChildren, durability: durability,
                       server: ServerConfiguration(socketPath: socketPath, socketMode: socketMode, threads: threads,
                                                   access: accessPolicy(ownUID: ownUID), socketGroup: socketGroup,
-                                                  pinLoops: pin),
+                                                  pinLoops: pin, maxRings: ringMax),
                       metrics: metricsListen, zeroCPU: zeroCPU, zeroReserve: zeroReserve)
     }
 

@@ -24,6 +24,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
     case metricsListen = "metrics.listen"
     case zeroCPU = "zero.cpu"
     case zeroReserve = "zero.reserve"
+    case ringMax = "ring.max"
 
     /// The key's components ("pool", "path"): nesting in the YAML file.
     public var components: [String] { rawValue.split(separator: ".").map(String.init) }
@@ -57,6 +58,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
         case .metricsListen: return "--metrics-listen"
         case .zeroCPU: return "--zero-cpu"
         case .zeroReserve: return "--zero-reserve"
+        case .ringMax: return "--max-rings"
         }
     }
 
@@ -87,6 +89,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
         case .metricsListen: return "empty or off (no metrics), HOST:PORT on an IP address (e.g. 127.0.0.1:9464), or a Unix socket path starting with / or ./"
         case .zeroReserve: return "a size (bytes, or with K, M, G, T): free huge frames kept in memory; the idle zeroer returns free huge frames beyond it to the host by punching holes into the frames file (none on a device DAX device)"
         case .zeroCPU: return "a whole percentage in 0...100 of one CPU the idle zeroer may use (0: off; free frames are then zeroed only when a get takes them)"
+        case .ringMax: return "a whole number in 0...4096: shared-memory rings served at once, each a thread and 516 KiB (0: rings off)"
         }
     }
 

@@ -422,6 +422,10 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
         } catch {
             return refuse(error.code, error.message)
         }
+        guard state.admitRing() else {
+            return refuse(.notPermitted, state.maxRings == 0 ? "this daemon serves no rings (ring.max 0); use the socket"
+                                                             : "the daemon serves \(state.maxRings) rings already (ring.max); use the socket")
+        }
         let server: RingServer<A>
         do {
             let (memory, descriptor) = try RingMemory.create()
@@ -429,6 +433,7 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
                                 metrics: metrics)
             try server.start()
         } catch {
+            state.ringStopped()
             logger.warning("could not make a ring", metadata: ["peer": "\(peer)", "why": "\(error)"])
             return refuse(.internalError, "the daemon could not make a ring (\(error)); use the socket")
         }
@@ -442,8 +447,10 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
 
     /// Stops the ring, if any, and waits until its thread has.
     private func stopRing() {
-        ring?.stop()
-        ring = nil
+        guard let ring else { return }
+        ring.stop()
+        self.ring = nil
+        state.ringStopped()
     }
 
     /// Answers a frames request: the reply's bytes go in one sendmsg of their own with the

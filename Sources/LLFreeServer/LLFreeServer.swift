@@ -60,7 +60,7 @@ public final class LLFreeServer<A: FrameAllocator>: Sendable {
         self.allocator = allocator
         self.pool = pool
         self.configuration = configuration
-        self.state = ServerState(linger: configuration.drainLinger)
+        self.state = ServerState(linger: configuration.drainLinger, maxRings: configuration.maxRings)
         self.logger = logger
         self.counters = ServerCounters(cores: allocator.cores)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)

@@ -37,11 +37,17 @@ public struct ServerConfiguration: Sendable {
     /// The default ``drainLinger``: long enough for a client to see its first `shuttingDown` and
     /// stop sending, short enough not to delay a stop noticeably.
     public static let defaultDrainLinger: Duration = .milliseconds(200)
+    /// Shared-memory rings served at once (each a thread and a 516 KiB memory object); a ring
+    /// request beyond it is refused, the socket goes on. 0: no rings.
+    public var maxRings: Int
+    /// The default ``maxRings``.
+    public static let defaultMaxRings = 64
 
     public init(socketPath: String, socketMode: UInt32 = 0o660, threads: Int, access: AccessPolicy = .default,
                 socketGroup: UInt32? = nil, passedSocket: PassedSocket? = nil, metrics: ServerMetrics? = nil,
-                pinLoops: Bool = false) {
+                pinLoops: Bool = false, maxRings: Int = ServerConfiguration.defaultMaxRings) {
         self.pinLoops = pinLoops
+        self.maxRings = maxRings
         self.socketPath = socketPath
         self.socketMode = socketMode
         self.threads = threads

@@ -12,7 +12,12 @@ final class ServerState: Sendable {
     /// How long a draining connection must be quiet before it closes.
     let linger: TimeAmount
 
-    init(linger: Duration) {
+    /// Shared-memory rings served at once, at most.
+    let maxRings: Int
+    private let rings = NIOLockedValueBox(0)
+
+    init(linger: Duration, maxRings: Int = ServerConfiguration.defaultMaxRings) {
+        self.maxRings = maxRings
         let (seconds, attoseconds) = linger.components
         self.linger = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
@@ -21,6 +26,18 @@ final class ServerState: Sendable {
     private let channels = NIOLockedValueBox([ObjectIdentifier: Channel]())
 
     var isShuttingDown: Bool { shuttingDown.withLockedValue { $0 } }
+
+    /// Counts a new ring if fewer than ``maxRings`` are served; false otherwise.
+    func admitRing() -> Bool {
+        rings.withLockedValue { n in
+            guard n < maxRings else { return false }
+            n += 1
+            return true
+        }
+    }
+
+    /// A ring admitted by ``admitRing()`` stopped.
+    func ringStopped() { rings.withLockedValue { $0 -= 1 } }
 
     func beginShutdown() { shuttingDown.withLockedValue { $0 = true } }
 

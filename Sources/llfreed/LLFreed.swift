@@ -93,6 +93,9 @@ struct LLFreed: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Free huge frames kept in memory, as a size (zero.reserve; default 256M); the idle zeroer returns free huge frames beyond it to the host by punching holes into the frames file.", valueName: "size"))
     var zeroReserve: String?
 
+    @Option(help: ArgumentHelp("Shared-memory rings served at once, 0...4096 (ring.max; default 64; 0: rings off); each is a thread and 516 KiB. A ring request beyond it is refused and the client keeps the socket.", valueName: "count"))
+    var maxRings: String?
+
     /// The flags given, as configuration text by setting.
     var commandLine: [SettingKey: [String]] {
         var values: [SettingKey: [String]] = [:]
@@ -100,7 +103,7 @@ struct LLFreed: AsyncParsableCommand {
             (.poolPath, pool), (.poolFrames, frames), (.poolCreate, create.map { "\($0)" }), (.poolSize, size), (.poolTreeChildren, treeChildren),
             (.poolDurability, durability), (.socketPath, socket), (.socketMode, socketMode), (.socketGroup, socketGroup),
             (.threads, threads), (.pin, pin.map { "\($0)" }), (.logLevel, logLevel), (.logFormat, logFormat), (.metricsListen, metricsListen),
-            (.zeroCPU, zeroCPU), (.zeroReserve, zeroReserve),
+            (.zeroCPU, zeroCPU), (.zeroReserve, zeroReserve), (.ringMax, maxRings),
         ]
         for (key, value) in scalars { if let value { values[key] = [value] } }
         if !allowUIDs.isEmpty { values[.accessUIDs] = allowUIDs }

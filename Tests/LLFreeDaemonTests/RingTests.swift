@@ -131,6 +131,23 @@ import Testing
         try ring.ping()
     }
 
+    /// `ring.max` bounds the rings (each a thread and 516 KiB): one beyond it is refused with
+    /// notPermitted while the socket goes on, and a ring that ends makes room.
+    @Test func ringsBeyondRingMaxAreRefusedAndAnEndedRingMakesRoom() throws {
+        let daemon = try DaemonProcess(size: "64M", extra: ["--max-rings", "1"])
+        defer { daemon.remove() }
+        let first = BlockingLLFreeClient(socketPath: daemon.socket)
+        _ = try first.ring()
+        let second = BlockingLLFreeClient(socketPath: daemon.socket)
+        defer { second.close() }
+        let refused = Result { () throws(ClientError) in try second.ring() }
+        guard case .failure(.refused(let error)) = refused else { Issue.record("a ring beyond ring.max 1: \(refused)"); return }
+        #expect(error.code == .notPermitted && error.message.contains("ring.max"), "\(error)")
+        try second.ping()
+        first.close()
+        #expect(waitUntil { (try? second.ring()) != nil })
+    }
+
     /// SIGTERM with a ring open: the ring is stopped with its connection, before the pool is
     /// closed, and the daemon exits cleanly.
     @Test func aGracefulStopEndsTheRingBeforeThePoolCloses() throws {
