@@ -154,6 +154,35 @@ extension Lower {
         return old.owner
     }
 
+    /// Claims the puts of the four order-0 runs at `frame` (a multiple of 4) with one
+    /// compare-and-swap of their four tags (one aligned 64-bit word) when each is the head of an
+    /// order-0 run held by `owner` (by anyone for ``Owners/any``), as ``untagFrame(_:owner:)``
+    /// claims one. Returns the four tags replaced (their holders), or nil with nothing changed:
+    /// then each is claimed on its own, which says why one is refused.
+    @inlinable @inline(__always)
+    func untagFrames4(_ frame: UInt64, owner: OwnerID) -> UInt64? {
+        assert(frame & 3 == 0 && tags != nil)
+        let f = Int(frame)
+        let raw = UnsafeMutableRawPointer(tags.unsafelyUnwrapped + f)
+        assert(UInt(bitPattern: raw) & 7 == 0, "four tags from a multiple of 4 are one aligned word")
+        let word = UnsafeAtomic<UInt64>(at: raw.assumingMemoryBound(to: UInt64.AtomicRepresentation.self))
+        guard let old = update(word, { (quad: UInt64) -> UInt64? in
+            var k: UInt64 = 0
+            while k < 4 {
+                let t = FrameTag(raw: UInt16(truncatingIfNeeded: quad &>> (16 &* k)))
+                guard t.isHead, t.order == 0, owner == Owners.any || t.owner == owner else { return nil }
+                k &+= 1
+            }
+            return 0
+        }) else { return nil }
+        var k = 0
+        while k < 4 {
+            p.stored(tagLine(f &+ k), truth: true)
+            k &+= 1
+        }
+        return old
+    }
+
     /// Frees the order-0 frames `frames[0..<count]` (at most 64), all in one bitfield row of a
     /// base child (checked for range by the caller): claims each one's tag, then clears the bits
     /// of all of them with one compare-and-swap, flushes, and gives the counter back with one add.
@@ -171,6 +200,23 @@ extension Lower {
             var claimed: UInt64 = 0  // by index
             var i = 0
             while i < count {
+                // Four consecutive frames from a multiple of 4: their tags are one word, claimed
+                // with one compare-and-swap when all four may be.
+                if tags != nil && i &+ 3 < count && frames[i] & 3 == 0 && frames[i &+ 3] == frames[i] &+ 3
+                    && frames[i &+ 1] == frames[i] &+ 1 && frames[i &+ 2] == frames[i] &+ 2 {
+                    let bits = UInt64(0xF) << (frames[i] % UInt64(Geometry.rowBits))
+                    if mask & bits == 0, let old = untagFrames4(frames[i], owner: owner) {
+                        mask |= bits
+                        claimed |= UInt64(0xF) << UInt64(i)
+                        var k = 0
+                        while k < 4 {
+                            holders[i &+ k] = FrameTag(raw: UInt16(truncatingIfNeeded: old &>> UInt64(16 &* k))).owner
+                            k &+= 1
+                        }
+                        i &+= 4
+                        continue
+                    }
+                }
                 let bit = UInt64(1) << (frames[i] % UInt64(Geometry.rowBits))
                 do throws(LLFreeError) {
                     let holder = try untagFrame(frames[i], owner: owner)

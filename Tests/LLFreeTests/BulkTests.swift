@@ -103,6 +103,53 @@ final class StoreCounter: Persistence, @unchecked Sendable {
         }
     }
 
+    /// Four consecutive frames from a multiple of 4 have their tags in one word, claimed with one
+    /// compare-and-swap: with the same results as frame by frame. A quad with a frame of another
+    /// owner, or named twice, falls back to frame-by-frame claims and refuses just that frame; an
+    /// administrator's put frees a quad of several owners and counts each owner's share.
+    @Test func aQuadOfTagsIsClaimedAtOnceWithTheSameRefusalsAsFrameByFrame() throws {
+        let counter = StoreCounter()
+        let (llfree, region) = try Self.make(counter, owners: true)
+        defer { region.deallocate() }
+        func get(_ owner: OwnerID, _ count: Int) -> [UInt64] {
+            var frames = [UInt64](repeating: 0, count: count)
+            let (n, _) = frames.withUnsafeMutableBufferPointer { llfree.get(order: 0, core: 0, owner: owner, into: $0) }
+            return Array(frames.prefix(n))
+        }
+        func put(_ frames: [UInt64], _ owner: OwnerID) -> (freed: Int, failed: [Int: LLFreeError]) {
+            var failed: [Int: LLFreeError] = [:]
+            let freed = frames.withUnsafeBufferPointer { llfree.put(frames: $0, order: 0, core: 0, owner: owner) { i, e in failed[i] = e } }
+            return (freed, failed)
+        }
+        let a = get(1, 16)
+        #expect(a == (a.first!..<a.first! + 16).map { $0 } && a.first! % 4 == 0, "a fresh row hands out consecutive frames")
+        // Owner 2 may not free owner 1's quad: every frame refused, nothing changed.
+        let foreign = put(Array(a[0..<4]), 2)
+        #expect(foreign.freed == 0 && llfree.held(by: 1) == 16)
+        #expect(foreign.failed == [0: .notOwner(frame: a[0], order: 0), 1: .notOwner(frame: a[1], order: 0),
+                                   2: .notOwner(frame: a[2], order: 0), 3: .notOwner(frame: a[3], order: 0)])
+        // A quad, then one of its frames again: the quad is freed at once, the repeat refused.
+        counter.truthStores = 0
+        let again = put(Array(a[0..<4]) + [a[1]], 1)
+        #expect(again.freed == 4 && Set(again.failed.keys) == [4])
+        #expect(counter.truthStores == 4 + 1, "four tag stores (one swap) and one bitfield row")
+        // A quad with a frame someone else holds in it: the other three are freed.
+        let b = get(2, 4)
+        var mixed = Array(a[4..<8])
+        mixed[2] = b[0]
+        let partly = put(mixed, 1)
+        #expect(partly.freed == 3 && Set(partly.failed.keys) == [2])
+        // An administrator's put of a quad held by two owners counts each owner's share.
+        let x = a.first! + 128  // a row nothing has reached yet
+        let quad = [x, x + 1, x + 2, x + 3]
+        for (i, f) in quad.enumerated() { try llfree.get(at: f, order: 0, core: 0, owner: i < 2 ? 1 : 2) }
+        let held1 = llfree.held(by: 1), held2 = llfree.held(by: 2)
+        let admin = put(quad, Owners.any)
+        #expect(admin.freed == 4 && admin.failed.isEmpty)
+        #expect(llfree.held(by: 1) == held1 - 2 && llfree.held(by: 2) == held2 - 2)
+        #expect(llfree.validate().isEmpty, "\(llfree.validate())")
+    }
+
     @Test func aBatchLargerThanThePoolGetsWhatThereIsAndSaysWhy() throws {
         let (llfree, region) = try Self.make(VolatilePersistence(), frames: 1000, owners: false, cores: 2)
         defer { region.deallocate() }
