@@ -65,6 +65,13 @@ public struct RingDoorbell {
         return ready()
     }
 
+    /// Wakes the owner whatever its flag says (the flag is in memory the peer can write): for
+    /// a stop, which must not wait out a sleep's timeout.
+    public func wakeAlways() {
+        wakeWord.wrappingIncrement(ordering: .releasing)
+        _ = llfree_futex_wake(wake.assumingMemoryBound(to: UInt32.self), 1)
+    }
+
     /// The other side's ring, after it published: wakes the owner if it sleeps.
     @inlinable
     public func ring() {

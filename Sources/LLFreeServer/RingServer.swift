@@ -76,8 +76,8 @@ final class RingServer<A: FrameAllocator>: @unchecked Sendable {
     /// then marks the ring closed and wakes a client waiting on it.
     func stop() {
         stopping.store(true, ordering: .sequentiallyConsistent)
-        // Woken whether it sleeps or not: the flag is what it looks at.
-        memory.daemonDoorbell().ring()
+        // Woken whatever the sleeping flag says: the client can write that flag.
+        memory.daemonDoorbell().wakeAlways()
         finished.wait()
         try? descriptor.close()
     }
