@@ -5,7 +5,6 @@
 // tries once more for the rest after the step (the last free huge frame is never refused because
 // the zeroer was zeroing it). Gets that find their frames never touch it.
 
-import Atomics
 import Synchronization
 
 /// Serialises the idle zeroer's steps against what must see every free frame.

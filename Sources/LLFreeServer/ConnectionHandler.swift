@@ -161,18 +161,8 @@ final class ConnectionHandler<A: FrameAllocator>: ChannelDuplexHandler {
                     return (raw.count, .invalid(error))
                 }
                 let message = UnsafeRawBufferPointer(rebasing: raw[0..<size])
-                if direct {
-                    if let metrics {
-                        // Timed and counted from the reply's bytes, so the fast path stays on.
-                        let clock = ContinuousClock(), start = clock.now, from = out.writerIndex
-                        if processor.answerFast(message, session: &session, into: &out, scratch: &scratch) {
-                            let duration = clock.now - start
-                            out.withUnsafeReadableBytes { metrics.recordFast(reply: UnsafeRawBufferPointer(rebasing: $0[(from - out.readerIndex)...]), duration: duration) }
-                            return (size, nil)
-                        }
-                    } else if processor.answerFast(message, session: &session, into: &out, scratch: &scratch) {
-                        return (size, nil)
-                    }
+                if direct && processor.answerFast(message, session: &session, into: &out, scratch: &scratch, metrics: metrics) {
+                    return (size, nil)
                 }
                 do throws(ProtocolError) {
                     return (size, .request(try WireCodec.decodeRequest(message)))

@@ -109,6 +109,26 @@ extension RequestProcessor {
         #endif
     }
 
+    /// ``answerFast(_:session:into:scratch:)``, and with `metrics` the request it answered timed
+    /// and counted from its reply's bytes (``ServerMetrics/recordFast(reply:duration:)``), so the
+    /// fast path stays on while metrics are collected. The connection and a ring's server call it.
+    @inline(__always)
+    func answerFast(_ message: UnsafeRawBufferPointer, session: inout ClientSession, into out: inout ByteBuffer,
+                    scratch: inout FrameScratch, metrics: ServerMetrics?) -> Bool {
+        guard let metrics else { return answerFast(message, session: &session, into: &out, scratch: &scratch) }
+        return answerFastTimed(message, session: &session, into: &out, scratch: &scratch, metrics: metrics)
+    }
+
+    @inline(never)
+    private func answerFastTimed(_ message: UnsafeRawBufferPointer, session: inout ClientSession, into out: inout ByteBuffer,
+                                 scratch: inout FrameScratch, metrics: ServerMetrics) -> Bool {
+        let clock = ContinuousClock(), start = clock.now, from = out.writerIndex
+        guard answerFast(message, session: &session, into: &out, scratch: &scratch) else { return false }
+        let duration = clock.now - start
+        out.withUnsafeReadableBytes { metrics.recordFast(reply: UnsafeRawBufferPointer(rebasing: $0[(from - out.readerIndex)...]), duration: duration) }
+        return true
+    }
+
     /// Writes a reply header (status 0) for a message of `size` bytes answering `op`.
     @inline(__always)
     static func header(_ p: UnsafeMutableRawPointer, size: Int, op: UInt8, id: UInt64) {

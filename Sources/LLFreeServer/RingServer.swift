@@ -134,14 +134,8 @@ final class RingServer<A: FrameAllocator>: @unchecked Sendable {
 
     /// Answers one whole request message.
     private func answer(_ message: UnsafeRawBufferPointer) {
-        let clock = ContinuousClock(), start = clock.now, from = out.writerIndex
-        if processor.answerFast(message, session: &session, into: &out, scratch: &scratch) {
-            if let metrics {
-                let duration = clock.now - start
-                out.withUnsafeReadableBytes { metrics.recordFast(reply: UnsafeRawBufferPointer(rebasing: $0[(from - out.readerIndex)...]), duration: duration) }
-            }
-            return
-        }
+        if processor.answerFast(message, session: &session, into: &out, scratch: &scratch, metrics: metrics) { return }
+        let clock = ContinuousClock(), start = clock.now
         let reply: ReplyMessage
         do {
             let decoded = try WireCodec.decodeRequest(message)
